@@ -1,0 +1,192 @@
+"""Build a bundle from a config: the graph of steps per model, then the manifest and report.
+
+    load/<model>  ->  golden/<model>  ->  capture/<model>
+                                     \\-> convert/<model>/<format>/<precision> -> parity/... -> bundle
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from converters.base import BuildContext, Converted, Converter, get, registry
+from mobilesdk import __version__
+from mobilesdk.bundle import REPORT, MANIFEST, file_entries, render_report, save_golden, staging
+from mobilesdk.cache import Cache, convert_key
+from mobilesdk.capture import capture, run_torch
+from mobilesdk.config import BundleConfig, ModelConfig
+from mobilesdk.errors import ConfigError, MobileSDKError
+from mobilesdk.golden import Case, calibration_batches, golden_cases
+from mobilesdk.graph import Graph, Progress
+from mobilesdk.manifest import SCHEMA_VERSION, Artifact, DimEntry, GoldenCase, Manifest, Model, TensorEntry, to_json
+from mobilesdk.parity_run import artifact_parity
+from mobilesdk.spec import ModelSpec
+
+
+@dataclass
+class Loaded:
+    module: torch.nn.Module
+    spec: ModelSpec
+    summary: str = ""
+
+
+@dataclass
+class Golden:
+    cases: list[Case]
+    outputs: list[dict[str, np.ndarray]]
+    calibration: list[dict[str, np.ndarray]]
+    summary: str = ""
+
+
+@dataclass
+class ConvertResult:
+    converted: Converted | None
+    error: str
+    summary: str = ""
+
+
+def load_model(mc: ModelConfig) -> tuple[torch.nn.Module, ModelSpec]:
+    if mc.family:
+        from mobilesdk.models import build_model
+
+        return build_model(mc.family, mc.preset, seed=mc.seed, checkpoint=mc.checkpoint, name=mc.name)
+    module_name, _, func = mc.factory.partition(":")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        fn = getattr(importlib.import_module(module_name), func)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` cannot be imported: {e}") from None
+    finally:
+        sys.path.pop(0)
+    try:
+        result = fn()
+    except Exception as e:
+        raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` raised {type(e).__name__}: {e}") from None
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], torch.nn.Module) and isinstance(result[1], ModelSpec)):
+        raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` must return (torch.nn.Module, ModelSpec)")
+    return result[0].eval(), result[1]
+
+
+def plan(cfg: BundleConfig, root: Path, cache: Cache) -> Graph:
+    g = Graph()
+    converters = registry()
+    for mc in cfg.models:
+        m = mc.name
+        missing = [f for f in mc.formats if converters[f].check() is not None]
+        if missing:
+            reasons = "; ".join(f"{f}: {converters[f].check()}" for f in missing)
+            raise ConfigError(f"[models.{m}] asks for unavailable formats ({reasons}). Fix: run `make setup` or drop them")
+
+        def do_load(_, mc=mc):
+            module, spec = load_model(mc)
+            return Loaded(module, spec, f"{sum(p.numel() for p in module.parameters()) / 1e3:.0f}k params")
+
+        def do_golden(r, mc=mc, m=m):
+            loaded = r[f"load/{m}"]
+            cases = golden_cases(loaded.spec, mc.seed)
+            outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
+            calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed)
+            return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches")
+
+        g.add(f"load/{m}", (), do_load)
+        g.add(f"golden/{m}", (f"load/{m}",), do_golden)
+        g.add(f"capture/{m}", (f"load/{m}", f"golden/{m}"), lambda r, m=m: capture(
+            r[f"load/{m}"].module, r[f"load/{m}"].spec, r[f"golden/{m}"].cases[0].inputs))
+        for fmt in mc.formats:
+            conv = converters[fmt]
+            for prec in [p for p in mc.precisions if p in conv.precisions]:
+                key = f"{m}/{fmt}/{prec}"
+                out_dir = root / "models" / m / fmt / prec
+                g.add(f"convert/{key}", (f"load/{m}", f"golden/{m}", f"capture/{m}"),
+                      lambda r, m=m, conv=conv, prec=prec, out_dir=out_dir: convert_step(r, m, conv, prec, out_dir, cache))
+                g.add(f"parity/{key}", (f"load/{m}", f"golden/{m}", f"convert/{key}"),
+                      lambda r, m=m, conv=conv, prec=prec: artifact_parity(
+                          conv, prec, r[f"convert/{m}/{conv.name}/{prec}"], r[f"load/{m}"].spec,
+                          r[f"golden/{m}"], root))
+    return g
+
+
+def context(loaded: Loaded, golden: Golden, model: str) -> BuildContext:
+    return BuildContext(model=model, spec=loaded.spec, example_inputs=golden.cases[0].inputs, calibration=golden.calibration)
+
+
+def convert_step(r: dict, m: str, conv: Converter, prec: str, out_dir: Path, cache: Cache) -> ConvertResult:
+    loaded, golden = r[f"load/{m}"], r[f"golden/{m}"]
+    ctx = context(loaded, golden, m)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key = convert_key(conv, prec, loaded.module, ctx)
+    hit = cache.restore(key, out_dir)
+    if hit is not None:
+        return ConvertResult(hit, "", "cached")
+    try:
+        converted = conv.convert(r[f"capture/{m}"], ctx, prec, out_dir)
+    except MobileSDKError as e:
+        return ConvertResult(None, str(e), "FAILED")
+    cache.store(key, converted, out_dir)
+    size = sum(f.stat().st_size for f in converted.files) / 1024
+    return ConvertResult(converted, "", f"{size:.0f} KB")
+
+
+def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progress | None = None) -> Manifest:
+    progress = progress or Progress()
+    cache = Cache.default(enabled=use_cache)
+    with staging(out) as root:
+        results = plan(cfg, root, cache).run(progress)
+        models = []
+        for mc in cfg.models:
+            loaded, golden = results[f"load/{mc.name}"], results[f"golden/{mc.name}"]
+            artifacts = [v for k, v in results.items() if k.startswith(f"parity/{mc.name}/")]
+            models.append(write_model(root, mc, loaded, golden, artifacts))
+        toolchain = {"mobilesdk": __version__, "torch": torch.__version__, "numpy": np.__version__}
+        for fmt in sorted({f for mc in cfg.models for f in mc.formats}):
+            toolchain |= get(fmt).versions()
+        passed = all(a.passed for mdl in models for a in mdl.artifacts if not a.diagnostic)
+        manifest = Manifest(SCHEMA_VERSION, cfg.name, cfg.version, __version__, toolchain, models, [], passed)
+        sizes = {f.path: f.size for f in file_entries(root)}
+        (root / REPORT).write_text(render_report(manifest, sizes))
+        manifest = dataclasses.replace(manifest, files=file_entries(root))
+        (root / MANIFEST).write_text(to_json(manifest))
+    return manifest
+
+
+def write_model(root: Path, mc: ModelConfig, loaded: Loaded, golden: Golden, artifacts: list[Artifact]) -> Model:
+    spec = loaded.spec
+    spec_path = f"models/{mc.name}/spec.json"
+    (root / spec_path).parent.mkdir(parents=True, exist_ok=True)
+    (root / spec_path).write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    cases = []
+    for case, outputs in zip(golden.cases, golden.outputs):
+        rel = f"golden/{mc.name}/{case.name}.npz"
+        save_golden(root / rel, case.inputs, outputs)
+        cases.append(GoldenCase(case.name, rel, dict(case.lengths)))
+    return model_entry(mc.name, mc.source, spec, spec_path, cases, artifacts)
+
+
+def model_entry(name: str, source: str, spec: ModelSpec, spec_path: str, cases: list[GoldenCase], artifacts: list[Artifact]) -> Model:
+    def tensor(t) -> TensorEntry:
+        return TensorEntry(t.name, t.dtype, list(t.shape))
+
+    dims = [DimEntry(d.name, d.min, d.max, d.multiple_of, "", "") for d in spec.dims]
+    for d in spec.derived_dims:
+        src = spec.dim(d.source)
+        formula = f"floor(({d.source} - {d.receptive_field}) / {d.stride}) + 1" if d.conv_stack else d.source
+        dims.append(DimEntry(d.name, d.length(src.min), d.length(src.max), 1, d.source, formula))
+    return Model(
+        name=name,
+        source=source,
+        description=spec.description,
+        spec_digest=spec.digest(),
+        spec_path=spec_path,
+        inputs=[tensor(t) for t in spec.inputs],
+        outputs=[tensor(t) for t in spec.outputs],
+        dims=dims,
+        masks={m.input: m.axis for m in spec.masks},
+        golden=cases,
+        artifacts=artifacts,
+    )

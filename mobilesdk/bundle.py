@@ -1,0 +1,111 @@
+"""Writing a bundle atomically, hashing its files, and rendering its report.
+
+A bundle is built in a hidden sibling directory and renamed into place only when complete, so a
+failed or interrupted build never leaves a half bundle and never destroys the previous one.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from mobilesdk.manifest import FileEntry, Manifest
+
+MANIFEST = "manifest.json"
+REPORT = "report.md"
+
+
+@contextlib.contextmanager
+def staging(out: Path):
+    """Yield an empty directory beside `out`; on success it replaces `out`, on failure it vanishes."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a killed build
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def bundle_files(root: Path) -> list[str]:
+    """Every file under root except the manifest, as sorted forward-slash relative paths."""
+    files = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    return sorted(f for f in files if f != MANIFEST)
+
+
+def file_entries(root: Path) -> list[FileEntry]:
+    return [FileEntry(rel, sha256_file(root / rel), (root / rel).stat().st_size) for rel in bundle_files(root)]
+
+
+def save_golden(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"input.{k}": v for k, v in inputs.items()} | {f"output.{k}": v for k, v in outputs.items()}
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_golden(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    with np.load(path) as z:
+        inputs = {k.removeprefix("input."): z[k] for k in z.files if k.startswith("input.")}
+        outputs = {k.removeprefix("output."): z[k] for k in z.files if k.startswith("output.")}
+    return inputs, outputs
+
+
+def _num(x: float | None, fmt: str) -> str:
+    return "–" if x is None else format(x, fmt)
+
+
+def render_report(m: Manifest, sizes: dict[str, int]) -> str:
+    lines = [
+        f"# {m.bundle} {m.version}: parity report",
+        "",
+        f"Overall: **{'PASS' if m.passed else 'FAIL'}**. Numbers are over valid (unpadded) positions, worst case "
+        "over the golden cases. SQNR in dB; agreement is top-1 / frame-argmax / LID agreement with PyTorch.",
+        "",
+    ]
+    for model in m.models:
+        lines += [f"## {model.name} ({model.source})", "", model.description, ""]
+        lines += [
+            "| format | precision | size KB | output | metric | SQNR dB (min) | agreement (min) | max abs | result |",
+            "|---|---|---:|---|---|---:|---:|---:|---|",
+        ]
+        notes = []
+        for a in model.artifacts:
+            size = sum(n for path, n in sizes.items() if any(path == f or path.startswith(f + "/") for f in a.files)) / 1024
+            fmt = f"{a.format} (diagnostic)" if a.diagnostic else a.format
+            if not a.parity:
+                lines.append(f"| {fmt} | {a.precision} | {size:.0f} | – | – | – | – | – | FAIL |")
+            for p in a.parity:
+                agree = "–" if p.agreement is None else f"{100 * p.agreement:.1f}% ({100 * p.min_agreement:.0f}%)"
+                lines.append(
+                    f"| {fmt} | {a.precision} | {size:.0f} | {p.output} | {p.metric} | "
+                    f"{p.sqnr_db:.1f} ({p.min_sqnr_db:.0f}) | {agree} | {_num(p.max_abs, '.2e')} | "
+                    f"{'pass' if p.passed else 'FAIL'} |"
+                )
+                if p.loosened_because:
+                    notes.append(f"- {a.format}/{a.precision} `{p.output}` threshold loosened: {p.loosened_because}")
+            if a.note:
+                notes.append(f"- {a.format}/{a.precision}: {a.note}")
+        lines += ["", *notes, ""] if notes else [""]
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""The `mobilesdk` command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+
+from mobilesdk.errors import MobileSDKError
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      mobilesdk build examples/bundle.toml --out dist/bundle   # convert, check parity, write the bundle
+      mobilesdk verify dist/bundle                             # re-hash files and re-run parity
+      mobilesdk models                                         # the reference model families
+      mobilesdk doctor                                         # which converters can run here
+
+    exit codes: 0 success, 1 parity or verification failed, 2 bad input (the message says what to fix)
+    """
+)
+
+
+def cmd_build(args) -> int:
+    from converters.base import registry
+    from mobilesdk.build import build
+    from mobilesdk.config import load
+
+    cfg = load(args.config, tuple(registry()))
+    out = Path(args.out) if args.out else cfg.out or Path("dist/bundle")
+    manifest = build(cfg, out, use_cache=not args.no_cache)
+    rows = [a for m in manifest.models for a in m.artifacts]
+    failed = [f"{m.name}/{a.format}/{a.precision}" for m in manifest.models for a in m.artifacts if not a.passed and not a.diagnostic]
+    print(f"wrote {out}: {len(manifest.models)} models, {len(rows)} artifacts, report at {out / 'report.md'}")
+    if failed:
+        print(f"parity FAILED for {len(failed)} artifacts: {', '.join(failed)} (see {out / 'report.md'})", file=sys.stderr)
+        return 1
+    print("all parity checks passed")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from mobilesdk.verify import verify
+
+    report = verify(Path(args.bundle), parity=not args.hashes_only)
+    for line in report.checked:
+        print(line)
+    if report.ok:
+        print(f"{args.bundle}: OK")
+        return 0
+    for p in report.problems:
+        print(f"error: {p}", file=sys.stderr)
+    print(f"{args.bundle}: {len(report.problems)} problem(s)", file=sys.stderr)
+    return 1
+
+
+def cmd_models(args) -> int:
+    from mobilesdk.models import FAMILIES
+
+    for fam in FAMILIES.values():
+        print(f"{fam.name:<10} {fam.description}")
+        for preset in fam.presets:
+            spec = fam.spec(fam.name, **fam.presets[preset])
+            ins = ", ".join(f"{t.name} {t.dtype}{list(t.shape)}" for t in spec.inputs)
+            outs = ", ".join(f"{t.name}{list(t.shape)}" for t in spec.outputs)
+            print(f"  preset {preset:<6} in: {ins}  out: {outs}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    import platform
+
+    from converters.base import package_version, registry
+
+    print(f"python {platform.python_version()} on {platform.system()} {platform.machine()}")
+    for dist in ("torch", "numpy", "executorch", "torchao", "onnx", "onnxruntime", "onnx2tf", "tensorflow", "ai-edge-litert", "coremltools"):
+        print(f"  {dist:<16} {package_version(dist)}")
+    unavailable = 0
+    for name, conv in sorted(registry().items()):
+        reason = conv.check()
+        unavailable += reason is not None
+        print(f"converter {name:<12} {'available' if reason is None else 'UNAVAILABLE: ' + reason}")
+    return 0 if not unavailable else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mobilesdk",
+        description="Build on-device model bundles (ExecuTorch, TFLite, Core ML) from PyTorch, with proven parity.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    b = sub.add_parser("build", help="convert every model in a bundle.toml and check parity",
+                       description="Convert every model in CONFIG to each format and precision, run parity on the "
+                       "golden inputs in each runtime, and write the bundle atomically.")
+    b.add_argument("config", help="path to a bundle.toml (see examples/bundle.toml)")
+    b.add_argument("--out", help="bundle directory (default: [bundle].out or dist/bundle); replaced only on success")
+    b.add_argument("--no-cache", action="store_true", help="convert everything again instead of reusing .mobilesdk-cache")
+    b.set_defaults(fn=cmd_build)
+    v = sub.add_parser("verify", help="re-hash a bundle's files and re-run its parity checks",
+                       description="Check a bundle: manifest schema, sha256 of every file, no missing or extra "
+                       "files, and parity re-run from the golden files in each runtime.")
+    v.add_argument("bundle", help="a directory written by `mobilesdk build`")
+    v.add_argument("--hashes-only", action="store_true", help="skip re-running parity (schema and hashes only)")
+    v.set_defaults(fn=cmd_verify)
+    sub.add_parser("models", help="list the reference model families and presets").set_defaults(fn=cmd_models)
+    sub.add_parser("doctor", help="show toolchain versions and which converters can run").set_defaults(fn=cmd_doctor)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except MobileSDKError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""bundle.toml: which models, formats and precisions a bundle holds.
+
+    [bundle]
+    name = "demo"                  # bundle name, also the bridges' namespace
+    version = "0.1.0"
+    formats = ["executorch"]       # default for every model
+    precisions = ["fp32", "int8-dynamic", "int8-static"]
+    calibration_batches = 8        # reference batches for static int8
+
+    [models.enhancer]              # the table name is the model's name in the bundle
+    family = "enhancer"            # a reference family ...
+    preset = "small"
+    seed = 0
+    checkpoint = "weights.safetensors"   # optional, relative to this file
+
+    [models.mybert]
+    factory = "mypkg.models:make"  # ... or any function returning (nn.Module, ModelSpec)
+    formats = ["executorch"]       # per-model overrides of the [bundle] lists
+
+Every mistake is a ConfigError naming the key and the fix.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from mobilesdk.errors import ConfigError
+from mobilesdk.spec import PRECISIONS
+
+BUNDLE_KEYS = {"name": str, "version": str, "formats": list, "precisions": list, "calibration_batches": int, "out": str}
+MODEL_KEYS = {
+    "family": str,
+    "preset": str,
+    "seed": int,
+    "checkpoint": str,
+    "factory": str,
+    "formats": list,
+    "precisions": list,
+    "calibration_batches": int,
+}
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    family: str | None
+    preset: str
+    seed: int
+    checkpoint: Path | None
+    factory: str | None
+    formats: tuple[str, ...]
+    precisions: tuple[str, ...]
+    calibration_batches: int
+
+    @property
+    def source(self) -> str:
+        return f"factory:{self.factory}" if self.factory else f"{self.family}:{self.preset}"
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    path: Path
+    name: str
+    version: str
+    out: Path | None
+    models: tuple[ModelConfig, ...]
+
+
+def _check_keys(table: dict, allowed: dict, where: str) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key `{key}`; allowed keys: {', '.join(sorted(allowed))}")
+        want = allowed[key]
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}: `{key}` must be a {want.__name__}, got {type(value).__name__} {value!r}")
+
+
+def _names(value: list, key: str, where: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    for v in value:
+        if v not in known:
+            raise ConfigError(f"{where}: `{key}` has unknown entry {v!r}; choose from {', '.join(known)}")
+    if not value:
+        raise ConfigError(f"{where}: `{key}` is empty; list at least one of {', '.join(known)}")
+    return tuple(value)
+
+
+def load(path: str | Path, known_formats: tuple[str, ...]) -> BundleConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file `{path}` does not exist. Fix: pass the path of a bundle.toml") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"`{path}` is not valid TOML: {e}") from None
+    for key in data:
+        if key not in ("bundle", "models"):
+            raise ConfigError(f"{path}: unknown table `[{key}]`; use `[bundle]` and `[models.<name>]`")
+    bundle = data.get("bundle", {})
+    _check_keys(bundle, BUNDLE_KEYS, f"{path} [bundle]")
+    formats = _names(bundle.get("formats", ["executorch"]), "formats", f"{path} [bundle]", known_formats)
+    precisions = _names(bundle.get("precisions", list(PRECISIONS)), "precisions", f"{path} [bundle]", PRECISIONS)
+    batches = bundle.get("calibration_batches", 8)
+    models_table = data.get("models")
+    if not isinstance(models_table, dict) or not models_table:
+        raise ConfigError(f"{path}: no models; add a `[models.<name>]` table with `family` or `factory`")
+    models = []
+    for name, table in models_table.items():
+        where = f"{path} [models.{name}]"
+        if not NAME.match(name):
+            raise ConfigError(f"{where}: model names must match {NAME.pattern} (they become file and class names)")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table")
+        _check_keys(table, MODEL_KEYS, where)
+        if ("family" in table) == ("factory" in table):
+            raise ConfigError(f"{where}: set exactly one of `family` (a reference model) or `factory` (\"pkg.module:function\")")
+        if "factory" in table and ":" not in table["factory"]:
+            raise ConfigError(f"{where}: `factory` must look like \"package.module:function\", got {table['factory']!r}")
+        if "factory" in table and ("preset" in table or "checkpoint" in table):
+            raise ConfigError(f"{where}: `preset` and `checkpoint` apply to `family` models; a factory loads its own weights")
+        checkpoint = table.get("checkpoint")
+        models.append(
+            ModelConfig(
+                name=name,
+                family=table.get("family"),
+                preset=table.get("preset", "tiny"),
+                seed=table.get("seed", 0),
+                checkpoint=(path.parent / checkpoint) if checkpoint else None,
+                factory=table.get("factory"),
+                formats=_names(table["formats"], "formats", where, known_formats) if "formats" in table else formats,
+                precisions=_names(table["precisions"], "precisions", where, PRECISIONS)
+                if "precisions" in table
+                else precisions,
+                calibration_batches=table.get("calibration_batches", batches),
+            )
+        )
+    out = bundle.get("out")
+    return BundleConfig(
+        path=path,
+        name=bundle.get("name", path.stem),
+        version=bundle.get("version", "0.1.0"),
+        out=(path.parent / out) if out else None,
+        models=tuple(models),
+    )

@@ -1,0 +1,160 @@
+"""Deterministic reference inputs generated from a spec.
+
+Golden cases exercise the masks: every batch mixes valid lengths with right padding, and the cases
+cover each dim's main length, an odd length, its minimum and its maximum. Calibration batches for static int8
+span the whole range of mask lengths (TOOLCHAIN_TRAPS.md trap 10). Audio is speech-like (voiced
+harmonics with a moving pitch and syllable envelopes), not white noise, so quantization ranges
+match what an app will feed.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from mobilesdk.spec import ModelSpec, TensorSpec
+
+NP_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # e.g. "main", "odd"
+    lengths: dict[str, int]  # padded length per dim in this batch
+    valid: dict[str, list[int]]  # per masked dim, the valid length of each row
+    inputs: dict[str, np.ndarray]
+
+
+def seed_for(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("/".join(parts).encode()).digest()[:4], "little")
+
+
+def speechlike(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A voiced, syllabic waveform at 16 kHz with a little noise, peak about 0.5."""
+    t = np.arange(n) / SAMPLE_RATE
+    f0 = rng.uniform(90, 220) * (1 + 0.15 * np.sin(2 * np.pi * rng.uniform(1, 4) * t))
+    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
+    formants = rng.uniform(1, 10, size=8) / np.arange(1, 9)
+    voiced = sum(a * np.sin(k * phase) for k, a in enumerate(formants, start=1))
+    envelope = np.clip(np.sin(2 * np.pi * rng.uniform(2, 5) * t + rng.uniform(0, np.pi)), 0, None) ** 0.7
+    x = voiced * envelope + 0.05 * rng.standard_normal(n)
+    return (0.5 * x / (np.abs(x).max() + 1e-9)).astype(np.float32)
+
+
+def row_valid_lengths(n: int, batch: int, low: int) -> list[int]:
+    """Valid lengths for a batch padded to n: full, three quarters, an odd middle, a short one."""
+    choices = [n, (3 * n) // 4, n // 2 + 1 if (n // 2) % 2 == 0 else n // 2, max(low, n // 4)]
+    return [max(min(choices[i % len(choices)], n), min(low, n)) for i in range(batch)]
+
+
+def _shape(t: TensorSpec, batch: int, lengths: dict[str, int]) -> tuple[int, ...]:
+    return tuple(batch if s == "batch" else lengths[s] if isinstance(s, str) else s for s in t.shape)
+
+
+def make_batch(spec: ModelSpec, lengths: dict[str, int], valid: dict[str, list[int]], seed: int) -> dict[str, np.ndarray]:
+    """One batch in spec dtypes. Masked positions beyond a row's valid length are padding (zeros)."""
+    rng = np.random.default_rng(seed)
+    batch = len(next(iter(valid.values()))) if valid else spec.golden_batch
+    out: dict[str, np.ndarray] = {}
+    for t in spec.inputs:
+        shape = _shape(t, batch, lengths)
+        if t.kind == "audio":
+            n = shape[-1]
+            rows = int(np.prod(shape[:-1]))
+            x = np.stack([speechlike(rng, n) for _ in range(rows)]).reshape(shape)
+        elif t.kind == "tokens":
+            x = rng.integers(t.low, t.high, size=shape)
+        elif t.kind == "category":
+            x = rng.integers(t.low, t.high, size=shape)
+        else:  # mask: filled below
+            x = np.ones(shape)
+        out[t.name] = x.astype(NP_DTYPES[t.dtype])
+    for m in spec.masks:
+        mask = out[m.input]
+        axis = list(spec.input(m.input).shape).index(m.axis)
+        for row, n_valid in enumerate(valid[m.axis]):
+            idx = [slice(None)] * mask.ndim
+            idx[0], idx[axis] = row, slice(n_valid, None)
+            mask[tuple(idx)] = 0
+        _zero_padding(spec, out, m.axis, valid[m.axis])
+    return out
+
+
+def _zero_padding(spec: ModelSpec, arrays: dict[str, np.ndarray], axis_dim: str, valid: list[int]) -> None:
+    """Padding content is zero in the golden data (the mask suite varies it separately)."""
+    for t in spec.inputs:
+        if t.kind in ("audio", "tokens") and axis_dim in t.shape:
+            axis = list(t.shape).index(axis_dim)
+            for row, n_valid in enumerate(valid):
+                idx = [slice(None)] * arrays[t.name].ndim
+                idx[0], idx[axis] = row, slice(n_valid, None)
+                arrays[t.name][tuple(idx)] = 0
+
+
+CASES = (
+    ("main", lambda d: d.main_length),
+    ("odd", lambda d: d.odd_length()),
+    ("min", lambda d: d.min),
+    ("max", lambda d: d.max),
+)
+
+
+def golden_cases(spec: ModelSpec, seed: int = 0) -> list[Case]:
+    """The reference batches: every dim at its main length, at an odd length, at its minimum and at
+    its maximum (cases that would repeat an earlier one are left out)."""
+    cases, seen = [], set()
+    for name, pick in CASES:
+        lengths = {d.name: pick(d) for d in spec.dims if d.name != "batch"}
+        if tuple(sorted(lengths.items())) in seen:
+            continue
+        seen.add(tuple(sorted(lengths.items())))
+        valid = {
+            m.axis: row_valid_lengths(lengths[m.axis], spec.golden_batch, spec.dim(m.axis).min) for m in spec.masks
+        }
+        inputs = make_batch(spec, lengths, valid, seed_for(spec.name, name, str(seed)))
+        cases.append(Case(name, lengths, valid, inputs))
+    return cases
+
+
+def calibration_batches(spec: ModelSpec, count: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Batches for static int8 calibration: padded lengths across each dim's range, and valid
+    lengths from one element up to the full row, so masked and unmasked ranges are both seen."""
+    rng = np.random.default_rng(seed_for(spec.name, "calibration", str(seed)))
+    batches = []
+    for i in range(count):
+        lengths = {}
+        for d in spec.dims:
+            if d.name == "batch":
+                continue
+            units = rng.integers(d.min // d.multiple_of, d.max // d.multiple_of + 1)
+            lengths[d.name] = int(units * d.multiple_of) if i else d.max
+        valid = {}
+        for m in spec.masks:
+            n = lengths[m.axis]
+            valid[m.axis] = [int(v) for v in rng.integers(1, n + 1, size=spec.golden_batch)]
+            valid[m.axis][0] = n
+        batches.append(make_batch(spec, lengths, valid, seed_for(spec.name, "calibration", str(seed), str(i))))
+    return batches
+
+
+def valid_from_inputs(spec: ModelSpec, inputs: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    """Per masked dim, each row's valid length, read back from the mask inputs."""
+    valid = {}
+    for m in spec.masks:
+        mask = inputs[m.input]
+        axis = list(spec.input(m.input).shape).index(m.axis)
+        other = tuple(a for a in range(1, mask.ndim) if a != axis)
+        per_pos = (mask != 0).any(axis=other) if other else mask != 0
+        valid[m.axis] = [int(v) for v in per_pos.sum(axis=-1)]
+    return valid
+
+
+def lengths_from_inputs(spec: ModelSpec, inputs: dict[str, np.ndarray]) -> dict[str, int]:
+    lengths = {}
+    for t in spec.inputs:
+        for axis, s in enumerate(t.shape):
+            if isinstance(s, str):
+                lengths[s] = int(inputs[t.name].shape[axis])
+    return lengths

@@ -1,0 +1,101 @@
+"""Numbers, not booleans: compare an artifact's outputs with PyTorch's on valid positions.
+
+Every output gets max-abs, mean-abs and SQNR over its valid positions, plus the task metric
+(top-1, frame-argmax or LID agreement) where the spec asks for one. Pass/fail is derived from the
+spec's thresholds for the artifact's precision. Results over several golden cases are combined as
+the worst case: minimum SQNR and agreement, maximum error.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mobilesdk.golden import lengths_from_inputs, valid_from_inputs
+from mobilesdk.spec import ModelSpec, OutputSpec, valid_length
+
+SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
+
+
+@dataclass(frozen=True)
+class Stats:
+    max_abs: float
+    mean_abs: float
+    sqnr_db: float
+    agreement: float | None  # None for outputs judged by SQNR alone
+    finite: bool
+
+
+def valid_selector(spec: ModelSpec, output: OutputSpec, inputs: dict[str, np.ndarray], shape: tuple[int, ...]):
+    """A boolean array over the output's leading axes [batch, (positions)] marking valid entries."""
+    batch = shape[0]
+    if output.position_axis is None:
+        return np.ones((batch,), dtype=bool)
+    full = lengths_from_inputs(spec, inputs)
+    valid = valid_from_inputs(spec, inputs)
+    n_pos = shape[output.position_axis]
+    sel = np.zeros((batch, n_pos), dtype=bool)
+    for row in range(batch):
+        row_valid = {dim: lengths[row] for dim, lengths in valid.items()}
+        sel[row, : min(valid_length(spec, output, row_valid, full), n_pos)] = True
+    return sel
+
+
+def _rows_positions_last(x: np.ndarray, output: OutputSpec) -> np.ndarray:
+    """Move the position axis next to batch so a [batch, positions] selector indexes it."""
+    if output.position_axis is None or output.position_axis == 1:
+        return x
+    return np.moveaxis(x, output.position_axis, 1)
+
+
+def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
+    noise = float(np.sum((ref.astype(np.float64) - got.astype(np.float64)) ** 2))
+    signal = float(np.sum(ref.astype(np.float64) ** 2))
+    if noise == 0.0:
+        return SQNR_CAP_DB
+    if signal == 0.0:
+        return -SQNR_CAP_DB
+    return float(min(SQNR_CAP_DB, 10.0 * math.log10(signal / noise)))
+
+
+def compare(spec: ModelSpec, output: OutputSpec, inputs: dict[str, np.ndarray], ref: np.ndarray, got: np.ndarray) -> Stats:
+    if got.shape != ref.shape:
+        raise ValueError(f"output `{output.name}` has shape {got.shape}, PyTorch gave {ref.shape}")
+    sel = valid_selector(spec, output, inputs, ref.shape)
+    r = _rows_positions_last(ref, output)[sel].astype(np.float64)
+    g = _rows_positions_last(got, output)[sel].astype(np.float64)
+    finite = bool(np.isfinite(g).all())
+    if r.size == 0:
+        return Stats(0.0, 0.0, SQNR_CAP_DB, None if output.metric == "sqnr" else 1.0, finite)
+    if not finite:
+        return Stats(math.nan, math.nan, -SQNR_CAP_DB, 0.0 if output.metric != "sqnr" else None, False)
+    diff = np.abs(r - g)
+    agreement = None
+    if output.metric != "sqnr":  # top1 / frame_argmax / lid: argmax over the class axis
+        agreement = float(np.mean(np.argmax(r, axis=-1) == np.argmax(g, axis=-1)))
+    return Stats(float(diff.max()), float(diff.mean()), sqnr_db(r, g), agreement, finite)
+
+
+def worst(stats: list[Stats]) -> Stats:
+    agreements = [s.agreement for s in stats if s.agreement is not None]
+    return Stats(
+        max_abs=max(s.max_abs for s in stats),
+        mean_abs=float(np.mean([s.mean_abs for s in stats])),
+        sqnr_db=min(s.sqnr_db for s in stats),
+        agreement=min(agreements) if agreements else None,
+        finite=all(s.finite for s in stats),
+    )
+
+
+def judge(stats: Stats, min_sqnr_db: float, min_agreement: float) -> bool:
+    if not stats.finite or stats.sqnr_db < min_sqnr_db:
+        return False
+    return stats.agreement is None or stats.agreement >= min_agreement
+
+
+def clean(x: float | None) -> float | None:
+    """JSON-safe float: NaN becomes None."""
+    if x is None or math.isnan(x):
+        return None
+    return float(x)

@@ -1,0 +1,142 @@
+"""The front door end to end: build a tiny bundle through the CLI, verify it, tamper with it."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from converters.base import get
+from mobilesdk.bundle import load_golden
+
+pytestmark = pytest.mark.skipif(get("executorch").check() is not None, reason=str(get("executorch").check()))
+
+CONFIG = """
+[bundle]
+name = "e2e"
+formats = ["executorch"]
+precisions = ["fp32", "int8-dynamic", "int8-static"]
+calibration_batches = 4
+
+[models.enhancer]
+family = "enhancer"
+
+[models.aligner]
+family = "aligner"
+
+[models.textclf]
+family = "textclf"
+"""
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "mobilesdk.cli", *map(str, args)], capture_output=True, text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    (tmp / "bundle.toml").write_text(CONFIG)
+    r = cli("build", tmp / "bundle.toml", "--out", tmp / "bundle", env={**__import__("os").environ, "MOBILESDK_CACHE": str(tmp / "cache")})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "convert/aligner/executorch/int8-static" in r.stderr  # progress lines name the steps
+    return tmp / "bundle"
+
+
+def test_every_model_has_every_precision_and_passes(bundle):
+    m = json.loads((bundle / "manifest.json").read_text())
+    assert m["passed"] is True
+    assert [x["name"] for x in m["models"]] == ["enhancer", "aligner", "textclf"]
+    for model in m["models"]:
+        assert [(a["format"], a["precision"]) for a in model["artifacts"]] == [
+            ("executorch", p) for p in ("fp32", "int8-dynamic", "int8-static")
+        ]
+        for a in model["artifacts"]:
+            assert a["passed"] and a["runtime"] == "executorch.runtime"
+            assert len(a["cases"]) == 4  # parity ran at main, odd, min and max lengths
+            assert {p["output"] for p in a["parity"]} == {o["name"] for o in model["outputs"]}
+    listed = {f["path"] for f in m["files"]}
+    assert "report.md" in listed and "golden/aligner/odd.npz" in listed
+    assert "| executorch | int8-static |" in (bundle / "report.md").read_text()
+
+
+def test_verify_accepts_the_untouched_bundle(bundle):
+    r = cli("verify", bundle)
+    assert r.returncode == 0, r.stderr
+    assert "OK" in r.stdout
+
+
+@pytest.mark.parametrize("victim", ["models/textclf/executorch/fp32/model.pte", "golden/aligner/main.npz", "models/enhancer/spec.json"])
+def test_verify_names_a_flipped_byte(bundle, tmp_path, victim):
+    copy = tmp_path / "b"
+    shutil.copytree(bundle, copy)
+    data = bytearray((copy / victim).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / victim).write_bytes(bytes(data))
+    r = cli("verify", copy)
+    assert r.returncode == 1
+    assert f"`{victim}` does not match its sha256" in r.stderr
+
+
+def test_verify_names_missing_and_extra_files(bundle, tmp_path):
+    copy = tmp_path / "b"
+    shutil.copytree(bundle, copy)
+    (copy / "models/aligner/executorch/int8-dynamic/model.pte").unlink()
+    (copy / "models/aligner/notes.txt").write_text("hi")
+    r = cli("verify", copy)
+    assert r.returncode == 1
+    assert "`models/aligner/executorch/int8-dynamic/model.pte` is missing" in r.stderr
+    assert "`models/aligner/notes.txt` is not listed" in r.stderr
+
+
+def test_verify_rejects_a_damaged_manifest(bundle, tmp_path):
+    copy = tmp_path / "b"
+    shutil.copytree(bundle, copy)
+    data = json.loads((copy / "manifest.json").read_text())
+    del data["models"][0]["artifacts"]
+    (copy / "manifest.json").write_text(json.dumps(data))
+    r = cli("verify", copy)
+    assert r.returncode == 2 and "does not match the manifest schema" in r.stderr and "Traceback" not in r.stderr
+    r = cli("verify", tmp_path / "nothing")
+    assert r.returncode == 2 and "is not a bundle" in r.stderr
+
+
+def test_parity_fails_for_an_artifact_of_a_perturbed_model(bundle, tmp_path):
+    """A .pte whose weights differ slightly from the PyTorch model must fail its parity rows."""
+    import torch
+
+    from converters.base import BuildContext
+    from mobilesdk.capture import capture
+    from mobilesdk.models import build_model
+    from mobilesdk.parity_run import evaluate
+
+    module, spec = build_model("textclf", "tiny", name="textclf")
+    golden = [(c, *load_golden(bundle / f"golden/textclf/{c}.npz")) for c in ("main", "odd")]
+    conv = get("executorch")
+    ctx = BuildContext("textclf", spec, golden[0][1])
+    good = conv.convert(capture(module, spec, golden[0][1]), ctx, "fp32", _mkdir(tmp_path / "good"))
+    assert all(r.passed for r in evaluate(conv.load(good, ctx), spec, "fp32", golden))
+    with torch.no_grad():
+        p = next(p for n, p in module.named_parameters() if p.dim() == 2)
+        p.mul_(1.01)  # a 1% weight change: outputs drift well below 60 dB SQNR
+    bad = conv.convert(capture(module, spec, golden[0][1]), ctx, "fp32", _mkdir(tmp_path / "bad"))
+    rows = evaluate(conv.load(bad, ctx), spec, "fp32", golden)
+    assert not all(r.passed for r in rows)
+    assert min(r.sqnr_db for r in rows) < 60
+
+
+def test_a_failing_build_keeps_the_previous_bundle(bundle, tmp_path):
+    copy = tmp_path / "b"
+    shutil.copytree(bundle, copy)
+    before = (copy / "manifest.json").read_bytes()
+    (tmp_path / "broken.py").write_text("def make():\n    raise RuntimeError('weights not found')\n")
+    (tmp_path / "bad.toml").write_text("[models.x]\nfactory = 'broken:make'\n")
+    r = cli("build", tmp_path / "bad.toml", "--out", copy, cwd=tmp_path)
+    assert r.returncode == 2 and "factory `broken:make` raised RuntimeError: weights not found" in r.stderr
+    assert (copy / "manifest.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def _mkdir(p):
+    p.mkdir(parents=True)
+    return p

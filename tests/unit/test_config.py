@@ -1,0 +1,55 @@
+import subprocess
+import sys
+
+import pytest
+
+from mobilesdk.config import load
+from mobilesdk.errors import ConfigError
+
+FORMATS = ("executorch",)
+
+
+def write(tmp_path, text):
+    p = tmp_path / "bundle.toml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[bundle]\nname='x'\n", "no models"),
+        ("[models.a]\nfamily='enhancer'\ncolour='red'\n", "unknown key `colour`"),
+        ("[models.a]\nfamily='enhancer'\nseed='1'\n", "`seed` must be a int"),
+        ("[models.a]\nfamily='enhancer'\nformats=['tflight']\n", "unknown entry 'tflight'"),
+        ("[models.a]\nfamily='enhancer'\nprecisions=['int4']\n", "unknown entry 'int4'"),
+        ("[models.a]\nfamily='enhancer'\nfactory='m:f'\n", "exactly one of `family`"),
+        ("[models.a]\nfactory='nocolon'\n", "package.module:function"),
+        ("[models.1a]\nfamily='enhancer'\n", "model names must match"),
+        ("[bundel]\nname='x'\n", "unknown table `[bundel]`"),
+        ("[models.a\n", "not valid TOML"),
+    ],
+)
+def test_bad_configs_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load(write(tmp_path, text), FORMATS)
+
+
+def test_defaults_and_overrides(tmp_path):
+    cfg = load(write(tmp_path, "[bundle]\nprecisions=['fp32']\n[models.a]\nfamily='textclf'\n[models.b]\nfamily='aligner'\nprecisions=['int8-static']\ncheckpoint='w.pt'\n"), FORMATS)
+    a, b = cfg.models
+    assert (a.preset, a.precisions, a.formats, a.source) == ("tiny", ("fp32",), ("executorch",), "textclf:tiny")
+    assert b.precisions == ("int8-static",) and b.checkpoint == tmp_path / "w.pt"
+
+
+def test_cli_reports_a_bad_config_in_one_line_with_exit_code_2(tmp_path):
+    p = write(tmp_path, "[models.a]\nfamily='enhancer'\ncolour='red'\n")
+    r = subprocess.run([sys.executable, "-m", "mobilesdk.cli", "build", str(p), "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "unknown key `colour`" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_missing_config_file(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "mobilesdk.cli", "build", str(tmp_path / "nope.toml")], capture_output=True, text=True)
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,53 @@
+import io
+
+import pytest
+
+from mobilesdk.bundle import staging
+from mobilesdk.errors import InternalError
+from mobilesdk.graph import Graph, Progress
+
+
+def test_steps_run_after_what_they_need():
+    g, seen = Graph(), []
+    g.add("c", ("a", "b"), lambda r: seen.append("c") or r["a"] + r["b"])
+    g.add("b", ("a",), lambda r: seen.append("b") or r["a"] * 10)
+    g.add("a", (), lambda r: seen.append("a") or 1)
+    out = g.run(Progress(io.StringIO()))
+    assert seen == ["a", "b", "c"] and out["c"] == 11
+
+
+def test_cycles_and_unknown_needs_are_bugs():
+    g = Graph()
+    g.add("a", ("b",), lambda r: 0)
+    g.add("b", ("a",), lambda r: 0)
+    with pytest.raises(InternalError, match="cycle"):
+        g.order()
+    g = Graph()
+    g.add("a", ("missing",), lambda r: 0)
+    with pytest.raises(InternalError, match="unknown step `missing`"):
+        g.order()
+
+
+def test_progress_prints_one_line_per_step():
+    g, stream = Graph(), io.StringIO()
+    g.add("first", (), lambda r: 1)
+    g.add("second", ("first",), lambda r: 2)
+    g.run(Progress(stream))
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("[1/2] first ... ") and lines[1].startswith("[2/2] second ... ")
+
+
+def test_a_failed_build_keeps_the_previous_bundle_and_leaves_nothing(tmp_path):
+    out = tmp_path / "bundle"
+    with staging(out) as root:
+        (root / "manifest.json").write_text("v1")
+    with pytest.raises(RuntimeError):
+        with staging(out) as root:
+            (root / "manifest.json").write_text("half")
+            raise RuntimeError("converter crashed")
+    assert (out / "manifest.json").read_text() == "v1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+    with staging(out) as root:
+        (root / "manifest.json").write_text("v2")
+    assert (out / "manifest.json").read_text() == "v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]

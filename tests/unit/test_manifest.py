@@ -1,0 +1,36 @@
+import json
+
+from mobilesdk.manifest import (
+    SCHEMA_PATH, SCHEMA_VERSION, Artifact, FileEntry, Manifest, Model, OutputParity, from_json, schema_text, to_json, validate,
+)
+
+
+def sample():
+    row = OutputParity("y", "sqnr", 1e-6, 1e-7, 120.0, None, 60.0, 1.0, "", True)
+    art = Artifact("executorch", "fp32", "models/m/executorch/fp32/model.pte", ["models/m/executorch/fp32/model.pte"],
+                   "executorch.runtime", False, ["main:t=32"], {"delegated_partitions": 1, "shapes": "dynamic"}, [row], True, "")
+    model = Model("m", "enhancer:tiny", "d", "abc", "models/m/spec.json", [], [], [], {}, [], [art])
+    return Manifest(SCHEMA_VERSION, "b", "0.1.0", "0.1.0", {"torch": "2.13.0"}, [model], [FileEntry("a", "00", 1)], True)
+
+
+def test_committed_schema_matches_the_dataclasses():
+    # Regenerate with: python -m mobilesdk.manifest > mobilesdk/manifest.schema.json (and bump SCHEMA_VERSION)
+    assert SCHEMA_PATH.read_text() == schema_text()
+
+
+def test_manifest_round_trips_and_validates():
+    m = sample()
+    text = to_json(m)
+    assert from_json(text) == m
+    assert validate(json.loads(text)) == []
+
+
+def test_schema_rejects_missing_and_mistyped_fields():
+    data = json.loads(to_json(sample()))
+    del data["models"][0]["artifacts"][0]["parity"][0]["sqnr_db"]
+    data["files"][0]["size"] = "big"
+    errors = validate(data)
+    assert any("sqnr_db" in e for e in errors) and any("files/0/size" in e for e in errors)
+    data = json.loads(to_json(sample()))
+    data["schema_version"] = "0.9"
+    assert validate(data)
