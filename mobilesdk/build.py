@@ -24,7 +24,11 @@ from mobilesdk.config import BundleConfig, ModelConfig
 from mobilesdk.errors import ConfigError, MobileSDKError
 from mobilesdk.golden import Case, calibration_batches, golden_cases
 from mobilesdk.graph import Graph, Progress
-from mobilesdk.manifest import SCHEMA_VERSION, Artifact, DimEntry, GoldenCase, Manifest, Model, TensorEntry, to_json
+from mobilesdk.manifest import (
+    SCHEMA_VERSION, Artifact, DimEntry, GoldenCase, LintFinding, Manifest, Model, SemanticRow, TensorEntry, to_json,
+)
+from mobilesdk.mask_lint import lint
+from mobilesdk.semantics import run_suite
 from mobilesdk.parity_run import artifact_parity
 from mobilesdk.spec import ModelSpec
 
@@ -41,6 +45,13 @@ class Golden:
     cases: list[Case]
     outputs: list[dict[str, np.ndarray]]
     calibration: list[dict[str, np.ndarray]]
+    summary: str = ""
+
+
+@dataclass
+class Captured:
+    ep: object  # torch.export.ExportedProgram
+    findings: list[LintFinding]
     summary: str = ""
 
 
@@ -96,8 +107,8 @@ def plan(cfg: BundleConfig, root: Path, cache: Cache) -> Graph:
 
         g.add(f"load/{m}", (), do_load)
         g.add(f"golden/{m}", (f"load/{m}",), do_golden)
-        g.add(f"capture/{m}", (f"load/{m}", f"golden/{m}"), lambda r, m=m: capture(
-            r[f"load/{m}"].module, r[f"load/{m}"].spec, r[f"golden/{m}"].cases[0].inputs))
+        g.add(f"capture/{m}", (f"load/{m}", f"golden/{m}"), lambda r, mc=mc: capture_step(r, mc))
+        g.add(f"semantics/{m}", (f"load/{m}",), lambda r, m=m: torch_semantics(r[f"load/{m}"]))
         for fmt in mc.formats:
             conv = converters[fmt]
             for prec in [p for p in mc.precisions if p in conv.precisions]:
@@ -108,8 +119,36 @@ def plan(cfg: BundleConfig, root: Path, cache: Cache) -> Graph:
                 g.add(f"parity/{key}", (f"load/{m}", f"golden/{m}", f"convert/{key}"),
                       lambda r, m=m, conv=conv, prec=prec: artifact_parity(
                           conv, prec, r[f"convert/{m}/{conv.name}/{prec}"], r[f"load/{m}"].spec,
-                          r[f"golden/{m}"], root))
+                          r[f"golden/{m}"], root, torch_runner(r[f"load/{m}"])))
     return g
+
+
+def torch_runner(loaded: Loaded):
+    return lambda inputs: run_torch(loaded.module, loaded.spec, inputs)
+
+
+@dataclass
+class TorchSemantics:
+    rows: list[SemanticRow]
+
+    @property
+    def summary(self) -> str:
+        failed = [r.check for r in self.rows if not r.passed]
+        return f"PyTorch itself FAILS {', '.join(failed)}" if failed else "PyTorch passes the mask suite"
+
+
+def torch_semantics(loaded: Loaded) -> TorchSemantics:
+    return TorchSemantics(run_suite(loaded.spec, torch_runner(loaded), "fp32"))
+
+
+def capture_step(r: dict, mc: ModelConfig) -> Captured:
+    loaded = r[f"load/{mc.name}"]
+    ep = capture(loaded.module, loaded.spec, r[f"golden/{mc.name}"].cases[0].inputs)
+    findings = lint(ep, rewrite=mc.fp16_safe_masks)
+    if not findings:
+        return Captured(ep, findings, "no fp16-unsafe mask constants")
+    verb = "rewrote" if mc.fp16_safe_masks else "found (set fp16_safe_masks = true to rewrite)"
+    return Captured(ep, findings, f"fp16 mask lint {verb}: " + ", ".join(f"{f.node}={f.value}" for f in findings))
 
 
 def context(loaded: Loaded, golden: Golden, model: str) -> BuildContext:
@@ -125,7 +164,7 @@ def convert_step(r: dict, m: str, conv: Converter, prec: str, out_dir: Path, cac
     if hit is not None:
         return ConvertResult(hit, "", "cached")
     try:
-        converted = conv.convert(r[f"capture/{m}"], ctx, prec, out_dir)
+        converted = conv.convert(r[f"capture/{m}"].ep, ctx, prec, out_dir)
     except MobileSDKError as e:
         return ConvertResult(None, str(e), "FAILED")
     cache.store(key, converted, out_dir)
@@ -142,7 +181,9 @@ def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progre
         for mc in cfg.models:
             loaded, golden = results[f"load/{mc.name}"], results[f"golden/{mc.name}"]
             artifacts = [v for k, v in results.items() if k.startswith(f"parity/{mc.name}/")]
-            models.append(write_model(root, mc, loaded, golden, artifacts))
+            entry = write_model(root, mc, loaded, golden, artifacts)
+            models.append(dataclasses.replace(entry, mask_lint=results[f"capture/{mc.name}"].findings,
+                                              semantics=results[f"semantics/{mc.name}"].rows))
         toolchain = {"mobilesdk": __version__, "torch": torch.__version__, "numpy": np.__version__}
         for fmt in sorted({f for mc in cfg.models for f in mc.formats}):
             toolchain |= get(fmt).versions()
@@ -188,5 +229,7 @@ def model_entry(name: str, source: str, spec: ModelSpec, spec_path: str, cases: 
         dims=dims,
         masks={m.input: m.axis for m in spec.masks},
         golden=cases,
+        mask_lint=[],
+        semantics=[],
         artifacts=artifacts,
     )

@@ -51,6 +51,12 @@ def dynamic_shapes(spec: ModelSpec) -> dict[str, dict[int, object]]:
     return {t.name: {i: dims[s] for i, s in enumerate(t.shape) if isinstance(s, str) and s in dims} for t in spec.inputs}
 
 
+def export_dynamic_shapes(spec: ModelSpec) -> dict:
+    """`dynamic_shapes` for torch.export of a SpecOrdered module (its forward takes *args)."""
+    shapes = dynamic_shapes(spec)
+    return {"args": tuple(shapes[t.name] for t in spec.inputs)}
+
+
 def to_torch(arrays: dict[str, np.ndarray], spec: ModelSpec) -> tuple[torch.Tensor, ...]:
     return tuple(torch.from_numpy(np.ascontiguousarray(arrays[t.name])).to(TORCH_DTYPES[t.dtype]) for t in spec.inputs)
 
@@ -67,10 +73,9 @@ def capture(module: torch.nn.Module, spec: ModelSpec, example: dict[str, np.ndar
     """torch.export the module once, with dynamic axes; the single interchange object."""
     wrapped = SpecOrdered(module.eval(), spec)
     args = tuple(t.clone() for t in to_torch(example, spec))  # trap 8: never reuse exported tensors
-    shapes = dynamic_shapes(spec)
     try:
         with torch.no_grad():
-            return torch.export.export(wrapped, args, dynamic_shapes=tuple(shapes[t.name] for t in spec.inputs))
+            return torch.export.export(wrapped, args, dynamic_shapes=export_dynamic_shapes(spec))
     except Exception as e:  # torch.export's errors are long; keep the first line and name the fix
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(

@@ -6,6 +6,7 @@
     formats = ["executorch"]       # default for every model
     precisions = ["fp32", "int8-dynamic", "int8-static"]
     calibration_batches = 8        # reference batches for static int8
+    fp16_safe_masks = false        # rewrite mask constants outside fp16 range to -1e4 (see mask_lint.py)
 
     [models.enhancer]              # the table name is the model's name in the bundle
     family = "enhancer"            # a reference family ...
@@ -29,7 +30,15 @@ from pathlib import Path
 from mobilesdk.errors import ConfigError
 from mobilesdk.spec import PRECISIONS
 
-BUNDLE_KEYS = {"name": str, "version": str, "formats": list, "precisions": list, "calibration_batches": int, "out": str}
+BUNDLE_KEYS = {
+    "name": str,
+    "version": str,
+    "formats": list,
+    "precisions": list,
+    "calibration_batches": int,
+    "out": str,
+    "fp16_safe_masks": bool,
+}
 MODEL_KEYS = {
     "family": str,
     "preset": str,
@@ -39,6 +48,7 @@ MODEL_KEYS = {
     "formats": list,
     "precisions": list,
     "calibration_batches": int,
+    "fp16_safe_masks": bool,
 }
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -54,6 +64,7 @@ class ModelConfig:
     formats: tuple[str, ...]
     precisions: tuple[str, ...]
     calibration_batches: int
+    fp16_safe_masks: bool
 
     @property
     def source(self) -> str:
@@ -134,6 +145,7 @@ def load(path: str | Path, known_formats: tuple[str, ...]) -> BundleConfig:
                 if "precisions" in table
                 else precisions,
                 calibration_batches=table.get("calibration_batches", batches),
+                fp16_safe_masks=table.get("fp16_safe_masks", bundle.get("fp16_safe_masks", False)),
             )
         )
     out = bundle.get("out")

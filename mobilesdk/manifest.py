@@ -61,6 +61,30 @@ class OutputParity:
 
 
 @dataclass(frozen=True)
+class SemanticRow:
+    """One check of the mask and dynamic-shape suite (see mobilesdk/semantics.py)."""
+
+    check: str
+    applicable: bool
+    passed: bool
+    sqnr_db: typing.Optional[float]  # worst SQNR between the compared runs, valid positions only
+    agreement: typing.Optional[float]
+    max_abs: typing.Optional[float]
+    detail: str
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """A mask constant outside fp16 range that feeds a softmax (see mobilesdk/mask_lint.py)."""
+
+    node: str
+    op: str
+    value: str  # repr of the constant: may be -inf, which JSON cannot hold as a number
+    source: str
+    rewritten: bool
+
+
+@dataclass(frozen=True)
 class Artifact:
     format: str
     precision: str
@@ -71,6 +95,7 @@ class Artifact:
     cases: list[str]  # golden cases parity ran on, e.g. "main:samples=16000"
     meta: dict[str, Scalar]
     parity: list[OutputParity]
+    semantics: list[SemanticRow]
     passed: bool
     note: str  # why it failed or what was not checked
 
@@ -101,6 +126,8 @@ class Model:
     dims: list[DimEntry]
     masks: dict[str, str]  # mask input -> the dim it masks
     golden: list[GoldenCase]
+    mask_lint: list[LintFinding]
+    semantics: list[SemanticRow]  # the suite on the PyTorch model itself
     artifacts: list[Artifact]
 
 

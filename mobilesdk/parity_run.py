@@ -11,6 +11,7 @@ import numpy as np
 from converters.base import Converter, Runner
 from mobilesdk.manifest import Artifact, OutputParity
 from mobilesdk.parity import clean, compare, judge, worst
+from mobilesdk.semantics import run_suite
 from mobilesdk.spec import ModelSpec
 
 GoldenSet = list[tuple[str, dict[str, np.ndarray], dict[str, np.ndarray]]]  # (case label, inputs, torch outputs)
@@ -58,24 +59,28 @@ def first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"[:300]
 
 
-def artifact_parity(conv: Converter, precision: str, result, spec: ModelSpec, golden, root: Path) -> Artifact:
-    """The manifest entry of one artifact: its files, facts, and parity rows (or why there are none)."""
+def artifact_parity(conv: Converter, precision: str, result, spec: ModelSpec, golden, root: Path, reference: Runner) -> Artifact:
+    """The manifest entry of one artifact: its files, facts, parity rows and mask-suite rows (or why
+    there are none). `reference` runs PyTorch, for the shape sweep's comparisons."""
     sets = [(c.name, c.inputs, out) for c, out in zip(golden.cases, golden.outputs)]
     labels = [case_label(n, i, spec) for n, i, _ in sets]
     base = dict(format=conv.name, precision=precision, runtime=conv.runtime, diagnostic=conv.diagnostic, cases=labels)
     if result.converted is None:
-        return Artifact(**base, path="", files=[], meta={}, parity=[], passed=False, note=f"conversion failed: {result.error}")
+        return Artifact(**base, path="", files=[], meta={}, parity=[], semantics=[], passed=False,
+                        note=f"conversion failed: {result.error}")
     files = [f.relative_to(root).as_posix() for f in result.converted.files]
+    rows, checks, notes = [], [], []
     try:
-        rows = evaluate(conv.load(result.converted, _ctx(spec, golden)), spec, precision, sets)
-        note = ""
+        runner = conv.load(result.converted, _ctx(spec, golden))
+        rows = evaluate(runner, spec, precision, sets)
+        checks = run_suite(spec, runner, precision, reference)
     except Exception as e:  # a runtime that crashes on the artifact is a failed row, with the reason
-        rows, note = [], f"runtime failed: {first_line(e)}"
-    passed = bool(rows) and all(r.passed for r in rows)
-    if rows and not passed:
-        note = "below threshold: " + ", ".join(r.output for r in rows if not r.passed)
-    meta = dict(result.converted.meta)
-    return Artifact(**base, path=files[0], files=files, meta=meta, parity=rows, passed=passed, note=note)
+        notes.append(f"runtime failed: {first_line(e)}")
+    notes += [f"below threshold: {r.output}" for r in rows if not r.passed]
+    notes += [f"{c.check} failed ({c.detail})" for c in checks if not c.passed]
+    passed = bool(rows) and not notes
+    return Artifact(**base, path=files[0], files=files, meta=dict(result.converted.meta), parity=rows,
+                    semantics=checks, passed=passed, note="; ".join(notes))
 
 
 def _ctx(spec: ModelSpec, golden):

@@ -1,15 +1,17 @@
 import json
 
 from mobilesdk.manifest import (
-    SCHEMA_PATH, SCHEMA_VERSION, Artifact, FileEntry, Manifest, Model, OutputParity, from_json, schema_text, to_json, validate,
+    SCHEMA_PATH, SCHEMA_VERSION, Artifact, FileEntry, LintFinding, Manifest, Model, OutputParity, SemanticRow, from_json, schema_text, to_json, validate,
 )
 
 
 def sample():
     row = OutputParity("y", "sqnr", 1e-6, 1e-7, 120.0, None, 60.0, 1.0, "", True)
     art = Artifact("executorch", "fp32", "models/m/executorch/fp32/model.pte", ["models/m/executorch/fp32/model.pte"],
-                   "executorch.runtime", False, ["main:t=32"], {"delegated_partitions": 1, "shapes": "dynamic"}, [row], True, "")
-    model = Model("m", "enhancer:tiny", "d", "abc", "models/m/spec.json", [], [], [], {}, [], [art])
+                   "executorch.runtime", False, ["main:t=32"], {"delegated_partitions": 1, "shapes": "dynamic"}, [row],
+                   [SemanticRow("pad_length", True, True, 90.0, 1.0, 1e-6, "t 16 padded to 32")], True, "")
+    lint = [LintFinding("masked_fill", "masked_fill.Scalar", "-inf", "m.py:3 in forward: ...", False)]
+    model = Model("m", "enhancer:tiny", "d", "abc", "models/m/spec.json", [], [], [], {}, [], lint, [], [art])
     return Manifest(SCHEMA_VERSION, "b", "0.1.0", "0.1.0", {"torch": "2.13.0"}, [model], [FileEntry("a", "00", 1)], True)
 
 
