@@ -83,6 +83,19 @@ def get(name: str) -> Converter:
     return reg[name]
 
 
+def import_problem(what: str, modules: tuple[str, ...]) -> str | None:
+    """None when every module imports, else a one-line reason naming the fix (for `check()`)."""
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # ImportError, or a broken native extension
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            return f"{what} is not usable ({type(e).__name__}: {first}). Fix: run `make setup`"
+    return None
+
+
 def package_version(dist: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 

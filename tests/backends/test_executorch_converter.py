@@ -1,0 +1,303 @@
+"""ExecuTorch converter on small toy models: fp32 / int8 .pte files that run in executorch.runtime.
+
+Skips as a whole when the ExecuTorch toolchain is unusable (the converter's `check()` says why).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from converters.base import BuildContext
+from converters.executorch import ExecuTorchConverter
+from mobilesdk.capture import capture, run_torch
+from mobilesdk.errors import UnsupportedOpError
+from mobilesdk.spec import Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec
+
+CONVERTER = ExecuTorchConverter()
+_reason = CONVERTER.check()
+if _reason:
+    pytest.skip(_reason, allow_module_level=True)
+
+
+# toy models ---------------------------------------------------------------------------------------
+class MaskedConvAttention(nn.Module):
+    """x f32 [B, T] + mask i32 [B, T] -> logits [B, 4] (masked mean pool), frames [B, T, 8].
+
+    A Conv1d front end on a [B, 1, T] input with dynamic batch *and* length (the case XNNPACK's
+    Conv1dUnsqueezePass cannot reshape) and single-head attention with a `torch.where` mask.
+    """
+
+    def __init__(self, d: int = 32):
+        super().__init__()
+        self.conv = nn.Conv1d(1, d, 5, padding=2)
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.cls, self.frame = nn.Linear(d, 4), nn.Linear(d, 8)
+        self.scale = d**-0.5
+
+    def forward(self, x, mask):
+        h = torch.relu(self.conv(x.unsqueeze(1))).transpose(1, 2)  # [B, T, d]
+        scores = (self.q(h) @ self.k(h).transpose(1, 2)) * self.scale
+        scores = torch.where(mask[:, None, :] != 0, scores, -1e4)  # trap 10: where, not an additive mask
+        h = h + self.o(torch.softmax(scores, -1) @ self.v(h))
+        w = mask.to(h.dtype)
+        pooled = (h * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp(min=1.0)
+        return self.cls(pooled), self.frame(h)
+
+
+TOY_SPEC = ModelSpec(
+    name="toy_attn",
+    inputs=(
+        TensorSpec("x", "float32", ("batch", "T"), kind="audio"),
+        TensorSpec("mask", "int32", ("batch", "T"), kind="mask"),
+    ),
+    outputs=(
+        OutputSpec("logits", "float32", ("batch", 4), metric="top1"),
+        OutputSpec("frames", "float32", ("batch", "T", 8), metric="sqnr", position_axis=1),
+    ),
+    dims=(Dim("batch", 1, 8, default=2), Dim("T", 16, 64, default=48)),
+    masks=(MaskSpec("mask", "T"),),
+)
+
+
+class FrameMLP(nn.Module):
+    """feats f32 [B, T, 16] -> logits [B, 4], frames [B, T, 8]: Linear-heavy, so int8 must shrink it."""
+
+    def __init__(self, d: int = 160):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(16, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU())
+        self.cls, self.frame = nn.Linear(d, 4), nn.Linear(d, 8)
+
+    def forward(self, feats):
+        h = self.net(feats)
+        return self.cls(h.mean(1)), self.frame(h)
+
+
+MLP_SPEC = ModelSpec(
+    name="toy_mlp",
+    inputs=(TensorSpec("feats", "float32", ("batch", "T", 16), kind="audio"),),
+    outputs=(
+        OutputSpec("logits", "float32", ("batch", 4), metric="top1"),
+        OutputSpec("frames", "float32", ("batch", "T", 8), metric="sqnr", position_axis=1),
+    ),
+    dims=(Dim("batch", 1, 8, default=2), Dim("T", 16, 64, default=48)),
+)
+
+
+class LongConv(nn.Module):
+    """A waveform conv stack on [1, 1, N], N up to 32000 (trap 4: ET used to cap it at 20480)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv1d(1, 4, 5, padding=2), nn.Conv1d(4, 1, 5, padding=2)
+
+    def forward(self, wave):
+        return self.b(torch.relu(self.a(wave)))
+
+
+CONV_SPEC = ModelSpec(
+    name="toy_conv",
+    inputs=(TensorSpec("wave", "float32", (1, 1, "N"), kind="audio"),),
+    outputs=(OutputSpec("out", "float32", (1, 1, "N"), metric="sqnr", position_axis=2),),
+    dims=(Dim("N", 1600, 32000, default=16000),),
+)
+
+
+class ConvStack(nn.Module):
+    """Every 1-D conv flavour the converter rewrites to 2-D when batch and length are both dynamic."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv1d(1, 8, 4, stride=2, padding=1)
+        self.same = nn.Conv1d(8, 8, 3, padding="same", groups=2, dilation=2)
+        self.up = nn.ConvTranspose1d(8, 2, 4, stride=2, padding=1, output_padding=0)
+
+    def forward(self, wave):
+        return self.up(torch.relu(self.same(torch.relu(self.down(wave)))))
+
+
+STACK_SPEC = ModelSpec(
+    name="toy_stack",
+    inputs=(TensorSpec("wave", "float32", ("batch", 1, "N"), kind="audio"),),
+    outputs=(OutputSpec("out", "float32", ("batch", 2, "N"), metric="sqnr", position_axis=2),),
+    dims=(Dim("batch", 1, 4, default=2), Dim("N", 64, 4096, multiple_of=4, default=1024)),
+)
+
+
+class PReLUConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.act = nn.Conv1d(1, 4, 5, padding=2), nn.PReLU(4)
+
+    def forward(self, wave):
+        return self.act(self.conv(wave))
+
+
+def toy_batch(b: int, t: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mask = np.ones((b, t), np.int32)
+    for i in range(b):
+        mask[i, rng.integers(t // 2, t + 1):] = 0
+    return {"x": rng.standard_normal((b, t)).astype(np.float32), "mask": mask}
+
+
+def mlp_batch(b: int, t: int, seed: int) -> dict[str, np.ndarray]:
+    return {"feats": np.random.default_rng(seed).standard_normal((b, t, 16)).astype(np.float32)}
+
+
+def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref**2) / max(np.sum((ref - got) ** 2), 1e-30)))
+
+
+# fixtures -----------------------------------------------------------------------------------------
+def _snapshot(ep):
+    """What a converter must not change: graph, weights, and the dynamic ranges in its ShapeEnv
+    (shared with every program derived from it; trap 4's cap would narrow it in place)."""
+    from torch.utils._sympy.value_ranges import bound_sympy
+
+    ranges = []
+    for node in ep.graph.nodes:
+        if node.op == "placeholder" and node.name in ep.graph_signature.user_inputs:
+            for s in node.meta["val"].shape:
+                if isinstance(s, torch.SymInt):
+                    ranges.append(str(bound_sympy(s.node.expr, s.node.shape_env.var_to_range)))
+    return ep.graph_module.code, {k: v.clone() for k, v in ep.state_dict.items()}, ranges
+
+
+def _assert_unchanged(ep, snapshot):
+    code, state, ranges = snapshot
+    now_code, now_state, now_ranges = _snapshot(ep)
+    assert now_code == code
+    assert now_ranges == ranges
+    assert set(now_state) == set(state)
+    for k, v in state.items():
+        assert now_state[k].shape == v.shape and torch.equal(now_state[k], v), k
+
+
+@pytest.fixture(scope="module")
+def attn(tmp_path_factory):
+    """The masked conv+attention toy, captured once and converted to fp32 once."""
+    torch.manual_seed(0)
+    module = MaskedConvAttention().eval()
+    example = toy_batch(2, 48, seed=0)
+    ep = capture(module, TOY_SPEC, example)
+    snapshot = _snapshot(ep)
+    ctx = BuildContext(model="toy_attn", spec=TOY_SPEC, example_inputs=example)
+    start = time.perf_counter()
+    result = CONVERTER.convert(ep, ctx, "fp32", tmp_path_factory.mktemp("attn"))
+    print(f"\nattn fp32: {time.perf_counter() - start:.1f} s, {result.meta}")
+    return module, ep, ctx, snapshot, result
+
+
+@pytest.fixture(scope="module")
+def mlp(tmp_path_factory):
+    """The Linear-heavy toy, captured once and converted to both int8 precisions."""
+    torch.manual_seed(0)
+    module = FrameMLP().eval()
+    example = mlp_batch(2, 48, seed=0)
+    ep = capture(module, MLP_SPEC, example)
+    snapshot = _snapshot(ep)
+    calibration = [mlp_batch(4, t, seed=t) for t in (16, 33, 64)]
+    ctx = BuildContext(model="toy_mlp", spec=MLP_SPEC, example_inputs=example, calibration=calibration)
+    results = {}
+    for precision in ("int8-dynamic", "int8-static"):
+        start = time.perf_counter()
+        results[precision] = CONVERTER.convert(ep, ctx, precision, tmp_path_factory.mktemp(precision))
+        print(f"\nmlp {precision}: {time.perf_counter() - start:.1f} s, {results[precision].meta}")
+    return module, ep, ctx, snapshot, results
+
+
+# tests --------------------------------------------------------------------------------------------
+def test_fp32_matches_eager_at_several_batches_and_lengths(attn):
+    module, _, ctx, _, result = attn
+    assert result.files[0].name == "model.pte" and result.files[0].stat().st_size > 0
+    meta = result.meta
+    assert meta["shapes"] == "dynamic" and meta["dim.T"] == "16..64" and meta["dim.batch"] == "1..8"
+    assert meta["delegated_partitions"] >= 1 and meta["conv1d_as_conv2d"] == 1
+    run = CONVERTER.load(result, ctx)
+    for b, t in [(2, 48), (1, 17), (8, 64), (3, 16)]:  # batch 1 and both ends of the ranges
+        inputs = toy_batch(b, t, seed=100 + t)
+        got, ref = run(inputs), run_torch(module, TOY_SPEC, inputs)
+        assert list(got) == ["logits", "frames"]
+        for name in ref:
+            assert got[name].shape == ref[name].shape and got[name].dtype == np.float32
+            np.testing.assert_allclose(got[name], ref[name], atol=1e-5, rtol=0, err_msg=f"{name} at {b}x{t}")
+
+
+@pytest.mark.parametrize("precision", ["int8-dynamic", "int8-static"])
+def test_int8_runs_close_and_smaller_than_fp32(mlp, precision):
+    module, _, ctx, _, results = mlp
+    result = results[precision]
+    fp32_bytes = 4 * sum(p.numel() for p in module.parameters())  # an fp32 .pte holds at least this
+    assert result.files[0].stat().st_size < 0.5 * fp32_bytes
+    assert result.meta["shapes"] == "dynamic" and result.meta["delegated_partitions"] >= 1
+    run = CONVERTER.load(result, ctx)
+    for b, t in [(4, 64), (1, 21)]:
+        inputs = mlp_batch(b, t, seed=200 + t)
+        got, ref = run(inputs), run_torch(module, MLP_SPEC, inputs)
+        for name in ref:
+            assert got[name].shape == ref[name].shape
+            assert sqnr_db(ref[name], got[name]) > 15, f"{precision} {name} at {b}x{t}"
+
+
+def test_shared_exported_program_is_unchanged(attn, mlp):
+    for _, ep, _, snapshot, _ in (attn, mlp):
+        _assert_unchanged(ep, snapshot)
+
+
+def test_runner_rejects_lengths_outside_the_spec(attn):
+    _, _, ctx, _, result = attn
+    run = CONVERTER.load(result, ctx)
+    with pytest.raises(ValueError, match="T=65"):
+        run(toy_batch(1, 65, seed=1))
+
+
+def test_conv1d_as_conv2d_rewrite_keeps_numerics():
+    """The graph rewrite alone (no lowering, so it stays cheap): same outputs, no 1-D conv left."""
+    import copy
+
+    from converters.executorch import _conv1d_as_conv2d, _conv1d_rewrite_needed
+
+    torch.manual_seed(0)
+    module = ConvStack().eval()
+    example = {"wave": np.random.default_rng(0).standard_normal((2, 1, 1024)).astype(np.float32)}
+    ep = capture(module, STACK_SPEC, example)
+    assert _conv1d_rewrite_needed(ep)
+    gm = copy.deepcopy(ep.module())
+    assert _conv1d_as_conv2d(gm) == 3
+    targets = {str(n.target) for n in gm.graph.nodes if n.op == "call_function"}
+    assert not any("conv1d" in t or "conv_transpose1d" in t for t in targets)
+    assert {"aten.conv2d.default", "aten.conv2d.padding", "aten.conv_transpose2d.input"} <= targets
+    for b, n in [(1, 4096), (3, 68)]:
+        x = torch.from_numpy(np.random.default_rng(n).standard_normal((b, 1, n)).astype(np.float32))
+        with torch.no_grad():
+            torch.testing.assert_close(gm(x)[0], module(x), atol=1e-5, rtol=0)
+
+
+def test_long_conv_input_above_20480(tmp_path):
+    torch.manual_seed(0)
+    module = LongConv().eval()
+    example = {"wave": np.random.default_rng(0).standard_normal((1, 1, 16000)).astype(np.float32)}
+    ctx = BuildContext(model="toy_conv", spec=CONV_SPEC, example_inputs=example)
+    ep = capture(module, CONV_SPEC, example)
+    snapshot = _snapshot(ep)
+    result = CONVERTER.convert(ep, ctx, "fp32", tmp_path)
+    _assert_unchanged(ep, snapshot)
+    assert result.meta["dim.N"] == "1600..32000" and result.meta["delegated_partitions"] == 1
+    run = CONVERTER.load(result, ctx)
+    for n in (32000, 12345, 1600):
+        inputs = {"wave": np.random.default_rng(n).standard_normal((1, 1, n)).astype(np.float32)}
+        np.testing.assert_allclose(run(inputs)["out"], run_torch(module, CONV_SPEC, inputs)["out"], atol=1e-5, rtol=0)
+
+
+def test_lowering_failure_names_the_op(tmp_path):
+    torch.manual_seed(0)
+    example = {"wave": np.zeros((1, 1, 16000), np.float32)}
+    ctx = BuildContext(model="toy_prelu", spec=CONV_SPEC, example_inputs=example)
+    ep = capture(PReLUConv().eval(), CONV_SPEC, example)
+    with pytest.raises(UnsupportedOpError, match="prelu") as err:
+        CONVERTER.convert(ep, ctx, "fp32", tmp_path)
+    assert err.value.backend == "executorch" and "clamp" in err.value.hint
