@@ -1,0 +1,279 @@
+"""A reference evaluator of Core ML ML programs, for checking Core ML numerics where `predict` cannot run.
+
+Core ML's `MLModel.predict` exists only on macOS. Everywhere else mobilesdk loads the saved
+`.mlpackage` back into MIL (`coremltools.converters.mil.frontend.milproto.load`) and executes the
+main function op by op in numpy:
+
+* every op result is cast to the dtype the program declares for it, so an fp16 program is rounded to
+  float16 after every op and overflows to inf where the device would (fp32 stays fp32);
+* compressed weights (`constexpr_affine_dequantize`, `constexpr_lut_to_dense`,
+  `constexpr_blockwise_shift_scale`, `constexpr_sparse_to_dense`, `constexpr_cast`) are decompressed
+  exactly, once, when the program is loaded;
+* an op type without a kernel raises `NotEvaluatedError("not evaluated: <op>")` — at load time, so a
+  parity row fails with that reason and never passes by accident.
+
+What this does not model: the device's internal accumulation order and precision inside one op
+(a matmul or a reduction is computed in float32 and rounded once), and compute-unit-specific kernels
+(ANE/GPU). Those are covered by `predict` on macOS (`.github/workflows/coreml-macos.yml`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from converters.mil_ops import KERNELS
+
+
+class NotEvaluatedError(RuntimeError):
+    """The program contains an op the reference evaluator has no kernel for."""
+
+
+# compressed weights ------------------------------------------------------------------------------
+def unpack_bits(packed: np.ndarray, nbits: int, count: int) -> np.ndarray:
+    """n-bit unsigned fields packed LSB-first across bytes (the iOS16 constexpr layout)."""
+    bits = np.unpackbits(np.asarray(packed).astype(np.uint8).reshape(-1), bitorder="little")
+    bits = bits[: count * nbits].reshape(count, nbits).astype(np.uint32)
+    return (bits << np.arange(nbits, dtype=np.uint32)).sum(axis=1)
+
+
+def _along(v: np.ndarray, rank: int, axis: int) -> np.ndarray:
+    """A scalar or a vector along `axis`, reshaped to broadcast against a rank-`rank` tensor."""
+    v = np.asarray(v)
+    if v.ndim == 0:
+        return v
+    shape = [1] * rank
+    shape[axis] = v.size
+    return v.reshape(shape)
+
+
+def _affine_dequantize(a):
+    q = a["quantized_data"]
+    axis = int(a["axis"]) % q.ndim
+    zp = _along(np.asarray(a["zero_point"]).astype(np.float32), q.ndim, axis)
+    scale = _along(np.asarray(a["scale"]).astype(np.float32), q.ndim, axis)
+    return (q.astype(np.float32) - zp) * scale
+
+
+def _blocks(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Repeat a per-block parameter along every axis until it has `shape`."""
+    for ax, (n, m) in enumerate(zip(shape, v.shape)):
+        if n != m:
+            v = np.repeat(v, n // m, axis=ax)
+    return v
+
+
+def _blockwise_shift_scale(a):
+    data = a["data"].astype(np.float32)
+    scale = _blocks(np.asarray(a["scale"]).astype(np.float32), data.shape)
+    if a.get("offset") is not None:
+        data = data - _blocks(np.asarray(a["offset"]).astype(np.float32), data.shape)
+    return data * scale
+
+
+def _lut_to_dense(a):
+    if "shape" in a:  # iOS16: a flat LUT and packed indices
+        lut, shape = np.asarray(a["lut"]), [int(s) for s in np.asarray(a["shape"]).reshape(-1)]
+        nbits = int(np.log2(lut.size))
+        return lut[unpack_bits(a["indices"], nbits, int(np.prod(shape)))].reshape(shape)
+    # iOS18: indices [*D], lut [*blocks, palettes, vector]; each block of indices has its own LUT
+    indices, lut = np.asarray(a["indices"]).astype(np.int64), np.asarray(a["lut"])
+    vector = lut.shape[-1]
+    if vector > 1:
+        raise NotImplementedError("vector palettization (constexpr_lut_to_dense with vector size > 1)")
+    lut = _blocks(lut[..., 0], indices.shape + (lut.shape[-2],))  # [*D, palettes]
+    return np.take_along_axis(lut, indices[..., None], axis=-1)[..., 0]
+
+
+def _sparse_to_dense(a):
+    nonzero = np.asarray(a["nonzero_data"])
+    if "shape" in a:  # iOS16: packed 1-bit mask
+        shape = [int(s) for s in np.asarray(a["shape"]).reshape(-1)]
+        mask = unpack_bits(a["mask"], 1, int(np.prod(shape))).reshape(shape)
+    else:
+        mask = np.asarray(a["mask"])
+    out = np.zeros(mask.shape, dtype=nonzero.dtype)
+    out[mask != 0] = nonzero
+    return out
+
+
+CONSTEXPR = {
+    "constexpr_affine_dequantize": _affine_dequantize,
+    "constexpr_blockwise_shift_scale": _blockwise_shift_scale,
+    "constexpr_lut_to_dense": _lut_to_dense,
+    "constexpr_sparse_to_dense": _sparse_to_dense,
+    "constexpr_cast": lambda a: a["source_val"],
+}
+
+
+def supported_ops() -> list[str]:
+    return sorted({"const", *KERNELS, *CONSTEXPR})
+
+
+# the evaluator -----------------------------------------------------------------------------------
+def _np_dtype(var) -> np.dtype:
+    from coremltools.converters.mil.mil import types
+
+    return np.dtype(types.nptype_from_builtin(var.dtype))
+
+
+def _widen(v):
+    """Kernels compute floats in float32 (fp16 values are exact in it) and other types as they are."""
+    if isinstance(v, np.ndarray) and v.dtype == np.float16:
+        return v.astype(np.float32)
+    if isinstance(v, np.generic) and v.dtype == np.float16:
+        return np.float32(v)
+    return v
+
+
+def _value(var):
+    """The value of a const var; None for anything computed at run time."""
+    if var.op is not None and var.op.op_type != "const":
+        return None
+    val = var.val
+    if val is None or isinstance(val, (np.ndarray, np.generic, str)):
+        return val
+    return np.asarray(val)
+
+
+class ProgramEvaluator:
+    """Executes the main function of a MIL program on numpy inputs."""
+
+    def __init__(self, program, function: str = "main"):
+        self.function = program.functions[function]
+        self.ops = list(self.function.operations)
+        missing = sorted({op.op_type for op in self.ops if op.op_type not in KERNELS and op.op_type not in CONSTEXPR
+                          and op.op_type != "const"} | {op.op_type for op in self.ops if op.blocks})
+        if missing:
+            raise NotEvaluatedError(
+                f"not evaluated: {', '.join(missing)} (the MIL reference evaluator has no kernel for "
+                f"{'this op' if len(missing) == 1 else 'these ops'}; add one to converters/mil_ops.py "
+                "with a test against PyTorch, or check on macOS where Core ML predict runs)"
+            )
+        self.inputs = dict(self.function.inputs)
+        self.output_names = [v.name for v in self.function.outputs]
+        self.constants: dict[str, object] = {}
+        self.program_ops = []
+        for op in self.ops:
+            if op.op_type == "const":
+                self.constants[op.outputs[0].name] = _value(op.outputs[0])
+            elif op.op_type in CONSTEXPR:
+                args = {k: self._lookup(v, self.constants) for k, v in op.inputs.items()}
+                self._store(op, CONSTEXPR[op.op_type](args), self.constants)
+            else:
+                self.program_ops.append(op)
+        self._last_use = self._last_uses()
+
+    def _last_uses(self) -> dict[int, list[str]]:
+        last: dict[str, int] = {}
+        for i, op in enumerate(self.program_ops):
+            for v in op.inputs.values():
+                for var in v if isinstance(v, (list, tuple)) else [v]:
+                    last[var.name] = i
+        keep = set(self.output_names)
+        out: dict[int, list[str]] = {}
+        for name, i in last.items():
+            if name not in keep and name not in self.constants:
+                out.setdefault(i, []).append(name)
+        return out
+
+    @staticmethod
+    def _lookup(v, env):
+        if isinstance(v, (list, tuple)):
+            return [ProgramEvaluator._lookup(x, env) for x in v]
+        if v.name in env:
+            return env[v.name]
+        val = _value(v)
+        if val is None:
+            raise RuntimeError(f"MIL reference evaluator bug: `{v.name}` is used before it has a value")
+        return val
+
+    @staticmethod
+    def _store(op, result, env) -> None:
+        results = result if isinstance(result, tuple) else (result,)
+        if len(results) < len(op.outputs):
+            raise RuntimeError(
+                f"MIL reference evaluator bug: `{op.op_type}` gave {len(results)} outputs, needs {len(op.outputs)}"
+            )
+        for var, value in zip(op.outputs, results):
+            value = np.asarray(value).astype(_np_dtype(var), copy=False)
+            static = var.shape if all(isinstance(s, (int, np.integer)) for s in var.shape) else None
+            if static is not None and tuple(value.shape) != tuple(static):
+                raise RuntimeError(
+                    f"MIL reference evaluator bug: `{op.op_type}` (op `{op.name}`) gave shape {value.shape}, "
+                    f"the program declares {tuple(static)}"
+                )
+            env[var.name] = value
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        env = dict(self.constants)
+        for name, var in self.inputs.items():
+            if name not in feeds:
+                raise ValueError(f"the Core ML program needs input `{name}` (got {sorted(feeds)})")
+            x = np.asarray(feeds[name])
+            if x.ndim != len(var.shape):
+                raise ValueError(f"input `{name}` has rank {x.ndim}, the program takes rank {len(var.shape)}")
+            env[name] = x.astype(_np_dtype(var), copy=False)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            for i, op in enumerate(self.program_ops):
+                args = {}
+                for k, v in op.inputs.items():
+                    val = self._lookup(v, env)
+                    args[k] = [_widen(x) for x in val] if isinstance(val, list) else _widen(val)
+                try:
+                    result = KERNELS[op.op_type](args)
+                except NotImplementedError as e:
+                    raise NotEvaluatedError(f"not evaluated: {op.op_type} ({e}; op `{op.name}`)") from e
+                self._store(op, result, env)
+                for name in self._last_use.get(i, ()):
+                    env.pop(name, None)
+        return {name: env[name] for name in self.output_names}
+
+
+def load_program(path: str | Path):
+    """The MIL program and the model description of a saved `.mlpackage` (no Core ML framework needed)."""
+    import coremltools as ct
+    from coremltools.converters.mil.frontend.milproto import load as milproto
+
+    model = ct.models.MLModel(str(path), skip_model_load=True)
+    spec = model.get_spec()
+    if not spec.HasField("mlProgram"):
+        raise NotEvaluatedError(f"not evaluated: {spec.WhichOneof('Type')} (only ML programs can be evaluated)")
+    return milproto.load(spec, spec.specificationVersion, model.weights_dir), spec
+
+
+def input_ranges(spec) -> dict[str, list[tuple[int, int]]]:
+    """Per model input, the allowed [lower, upper] size of every axis (upper -1: unbounded)."""
+    out = {}
+    for inp in spec.description.input:
+        arr = inp.type.multiArrayType
+        if arr.HasField("shapeRange"):
+            out[inp.name] = [(int(r.lowerBound), int(r.upperBound)) for r in arr.shapeRange.sizeRanges]
+        elif arr.HasField("enumeratedShapes"):
+            shapes = [list(s.shape) for s in arr.enumeratedShapes.shapes]
+            out[inp.name] = [(min(s[i] for s in shapes), max(s[i] for s in shapes)) for i in range(len(shapes[0]))]
+        else:
+            out[inp.name] = [(int(s), int(s)) for s in arr.shape]
+    return out
+
+
+def load_evaluator(path: str | Path):
+    """A callable `feeds -> outputs` that evaluates a saved `.mlpackage` the way the device would,
+    rejecting input shapes outside the model's declared ranges (as Core ML does)."""
+    program, spec = load_program(path)
+    evaluator = ProgramEvaluator(program)
+    ranges = input_ranges(spec)
+
+    def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        for name, bounds in ranges.items():
+            shape = np.shape(feeds.get(name, ()))
+            if len(shape) != len(bounds) or any(s < lo or (hi >= 0 and s > hi) for s, (lo, hi) in zip(shape, bounds)):
+                raise ValueError(f"input `{name}` has shape {shape}, outside the model's ranges {bounds}")
+        return evaluator(feeds)
+
+    run.evaluator = evaluator
+    return run
+
+
+def op_types(program, function: str = "main") -> list[str]:
+    return sorted({op.op_type for op in program.functions[function].operations})
