@@ -72,6 +72,11 @@ def load_golden(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray
     return inputs, outputs
 
 
+def artifact_size(files: list[str], sizes: dict[str, int]) -> int:
+    """Bytes of an artifact's files; a directory artifact (.mlpackage) counts everything inside."""
+    return sum(n for path, n in sizes.items() if any(path == f or path.startswith(f + "/") for f in files))
+
+
 def _num(x: float | None, fmt: str) -> str:
     return "–" if x is None else format(x, fmt)
 
@@ -81,7 +86,9 @@ def render_report(m: Manifest, sizes: dict[str, int]) -> str:
         f"# {m.bundle} {m.version}: parity report",
         "",
         f"Overall: **{'PASS' if m.passed else 'FAIL'}**. Numbers are over valid (unpadded) positions, worst case "
-        "over the golden cases. SQNR in dB; agreement is top-1 / frame-argmax / LID agreement with PyTorch.",
+        "over the golden cases. SQNR in dB; agreement is top-1 / frame-argmax / LID agreement with PyTorch, "
+        "where a decision PyTorch itself nearly ties (top-2 gap under the precision's tie margin) may go "
+        "either way. Thresholds in parentheses.",
         "",
     ]
     for model in m.models:
@@ -92,7 +99,7 @@ def render_report(m: Manifest, sizes: dict[str, int]) -> str:
         ]
         notes = []
         for a in model.artifacts:
-            size = sum(n for path, n in sizes.items() if any(path == f or path.startswith(f + "/") for f in a.files)) / 1024
+            size = artifact_size(a.files, sizes) / 1024
             fmt = f"{a.format} (diagnostic)" if a.diagnostic else a.format
             if not a.parity:
                 lines.append(f"| {fmt} | {a.precision} | {size:.0f} | – | – | – | – | – | FAIL |")
@@ -108,4 +115,26 @@ def render_report(m: Manifest, sizes: dict[str, int]) -> str:
             if a.note:
                 notes.append(f"- {a.format}/{a.precision}: {a.note}")
         lines += ["", *notes, ""] if notes else [""]
+        lines += semantics_table(model)
     return "\n".join(lines)
+
+
+def _cell(row) -> str:
+    if not row.applicable:
+        return "n/a"
+    db = "" if row.sqnr_db is None else f" {row.sqnr_db:.0f} dB"
+    return ("pass" if row.passed else "FAIL") + db
+
+
+def semantics_table(model) -> list[str]:
+    """Mask and dynamic-shape checks x (PyTorch itself, then every artifact)."""
+    rows = [("pytorch", "fp32", model.semantics)] + [(a.format, a.precision, a.semantics) for a in model.artifacts]
+    checks = [r.check for r in model.semantics]
+    if not checks:
+        return []
+    lines = [f"Mask and shape suite ({model.name}): SQNR between the compared runs on valid positions.", "",
+             "| runs in | precision | " + " | ".join(checks) + " |", "|---|---|" + "---|" * len(checks)]
+    for fmt, precision, sem in rows:
+        by = {r.check: r for r in sem}
+        lines.append(f"| {fmt} | {precision} | " + " | ".join(_cell(by[c]) if c in by else "–" for c in checks) + " |")
+    return lines + [""]

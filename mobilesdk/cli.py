@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -109,8 +110,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def quiet_toolchain_logs() -> None:
+    """Toolchains log harmless import-time warnings (torchao's optional CUDA kernels, a torch pytree
+    deprecation, coremltools' missing macOS-only runtime, TensorFlow's CUDA banner) that would bury
+    the progress lines."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ banner about CUDA and CPU flags
+    for name in ("torchao", "torch.utils._pytree", "coremltools"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+    warnings.filterwarnings("ignore", category=FutureWarning)  # torch pytree LeafSpec deprecation
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    quiet_toolchain_logs()
+    # A terminated build unwinds like Ctrl-C, so the staging directory is removed.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         return args.fn(args)
     except MobileSDKError as e:

@@ -56,6 +56,7 @@ class OutputParity:
     agreement: typing.Optional[float]
     min_sqnr_db: float
     min_agreement: float
+    tie_margin: float  # near-ties within this relative gap of PyTorch's top logit count as agreeing
     loosened_because: str
     passed: bool
 

@@ -32,7 +32,8 @@ def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: GoldenSet)
         for o in spec.outputs:
             if o.name not in got:
                 raise ValueError(f"the artifact returned no output `{o.name}` (it gave {sorted(got)})")
-            per_output[o.name].append(compare(spec, o, inputs, ref[o.name], np.asarray(got[o.name])))
+            tie = spec.threshold(o.name, precision)[0].tie_margin
+            per_output[o.name].append(compare(spec, o, inputs, ref[o.name], np.asarray(got[o.name]), tie))
     rows = []
     for o in spec.outputs:
         stats = worst(per_output[o.name])
@@ -47,6 +48,7 @@ def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: GoldenSet)
                 agreement=clean(stats.agreement),
                 min_sqnr_db=threshold.sqnr_db,
                 min_agreement=threshold.agreement,
+                tie_margin=threshold.tie_margin,
                 loosened_because=reason,
                 passed=judge(stats, threshold.sqnr_db, threshold.agreement),
             )

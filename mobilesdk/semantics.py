@@ -94,8 +94,8 @@ def _same(spec: ModelSpec, inputs, a: dict, b: dict, precision: str) -> tuple[St
     """Worst stats over outputs of run b against run a (valid positions of `inputs`), and the verdict."""
     stats, ok = [], True
     for o in spec.outputs:
-        s = compare(spec, o, inputs, a[o.name], b[o.name])
         t, _ = spec.threshold(o.name, precision)
+        s = compare(spec, o, inputs, a[o.name], b[o.name], t.tie_margin)
         ok = ok and judge(s, t.sqnr_db, t.agreement)
         stats.append(s)
     return worst(stats), ok

@@ -6,7 +6,7 @@ from mobilesdk.manifest import (
 
 
 def sample():
-    row = OutputParity("y", "sqnr", 1e-6, 1e-7, 120.0, None, 60.0, 1.0, "", True)
+    row = OutputParity("y", "sqnr", 1e-6, 1e-7, 120.0, None, 60.0, 1.0, 1e-5, "", True)
     art = Artifact("executorch", "fp32", "models/m/executorch/fp32/model.pte", ["models/m/executorch/fp32/model.pte"],
                    "executorch.runtime", False, ["main:t=32"], {"delegated_partitions": 1, "shapes": "dynamic"}, [row],
                    [SemanticRow("pad_length", True, True, 90.0, 1.0, 1e-6, "t 16 padded to 32")], True, "")

@@ -84,3 +84,13 @@ def test_calibration_spans_lengths_and_mask_lengths():
     valid = [v for b in batches for v in valid_from_inputs(s, b)["t"]]
     assert len(lengths) > 3 and max(lengths) == 64
     assert min(valid) < 16 and max(valid) >= 48
+
+
+def test_agreement_forgives_exact_ties_but_not_real_flips():
+    from mobilesdk.parity import decision_agreement
+
+    ref = np.array([[0.54658973, 0.54658884, -1.0], [2.0, 1.0, 0.0]])
+    tie_flip = np.array([[0.5465890, 0.5465895, -1.0], [2.0, 1.0, 0.0]])
+    real_flip = np.array([[0.54658973, 0.54658884, -1.0], [1.0, 2.0, 0.0]])
+    assert decision_agreement(ref, tie_flip) == 1.0
+    assert decision_agreement(ref, real_flip) == 0.5
