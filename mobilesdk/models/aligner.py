@@ -34,7 +34,7 @@ MASK_FILL = -1e4
 class AlignerConfig:
     conv_dim: int = 32
     hidden: int = 32
-    layers: int = 2
+    layers: int = 1
     heads: int = 2
     ffn: int = 64
     n_langs: int = 3
