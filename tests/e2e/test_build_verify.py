@@ -162,3 +162,15 @@ def test_a_model_that_fails_the_mask_suite_fails_the_build(tmp_path):
     failed = {c["check"] for c in art["semantics"] if not c["passed"]}
     assert failed == {"pad_length", "pad_content"}  # ... but padding leaks into the pooled output
     assert "pad_length failed" in (tmp_path / "out/report.md").read_text()
+
+
+def test_a_stock_hugging_face_bert_builds_through_a_factory_and_passes(tmp_path):
+    pytest.importorskip("transformers")
+    (tmp_path / "bert.toml").write_text(
+        "[bundle]\nprecisions = ['fp32']\n[models.bert]\nfactory = 'tests.fixtures.masked_models:tiny_bert'\n")
+    r = cli("build", tmp_path / "bert.toml", "--out", tmp_path / "out", "--no-cache")
+    assert r.returncode == 0, r.stderr[-2000:]
+    model = json.loads((tmp_path / "out/manifest.json").read_text())["models"][0]
+    assert model["source"] == "factory:tests.fixtures.masked_models:tiny_bert"
+    art = model["artifacts"][0]
+    assert art["passed"] and len(art["semantics"]) == 5 and all(c["passed"] for c in art["semantics"])
