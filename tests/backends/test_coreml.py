@@ -338,3 +338,27 @@ def test_worse_of_picks_the_farther_compute_unit_per_output():
     got = _worse_of(units, lambda feeds: ref)({})
     np.testing.assert_array_equal(got["a"], [1.0, 2.1])
     assert np.isnan(got["b"][0])
+
+
+def test_fp16_mask_rewrite_makes_the_fp16_artifact_pass_the_mask_suite(tmp_path):
+    """Issue 5: finfo.min fills overflow in fp16 (edge rows go NaN); after the lint's rewrite the same
+    model's fp16 .mlpackage passes every check of the mask suite in the MIL evaluator."""
+    from mobilesdk.golden import golden_cases
+    from mobilesdk.mask_lint import lint
+    from mobilesdk.semantics import run_suite
+    from tests.fixtures.masked_models import finfo_min_mask
+
+    module, spec = finfo_min_mask()
+    example = golden_cases(spec)[0].inputs
+    reference = lambda i: capture.run_torch(module, spec, i)  # noqa: E731
+    ctx = BuildContext("finfo_min_mask", spec, example)
+    results = {}
+    for rewrite in (False, True):
+        ep = capture.capture(module, spec, example)
+        assert len(lint(ep, rewrite=rewrite)) == 1
+        out = tmp_path / str(rewrite)
+        out.mkdir()
+        runner = CONVERTER.load(CONVERTER.convert(ep, ctx, "fp16", out), ctx)
+        results[rewrite] = {r.check: r for r in run_suite(spec, runner, "fp16", reference)}
+    assert not results[False]["edge_rows"].passed and "non-finite" in results[False]["edge_rows"].detail
+    assert all(r.passed for r in results[True].values()), results[True]
