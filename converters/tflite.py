@@ -27,7 +27,6 @@ import atexit
 import contextlib
 import hashlib
 import io
-import itertools
 import re
 import shutil
 import tempfile
@@ -40,9 +39,10 @@ import numpy as np
 from converters.base import BuildContext, Converted, Converter, Runner, import_problem, package_version, register
 from converters.onnx import ConversionError, export_onnx
 from mobilesdk.errors import ConfigError, UnsupportedOpError
-from mobilesdk.spec import ModelSpec
+from converters.tflite_buckets import Plan, avoid_channel_sizes, file_name, plan_for, plan_from_meta, static_shape
+from mobilesdk.golden import NP_DTYPES
+from mobilesdk.spec import ModelSpec, output_shape
 
-NP_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 SIGNATURE = "serving_default"
 LAYOUT_MIN_SQNR_DB = 40.0  # a layout guess must reproduce onnxruntime at least this well
 
@@ -73,36 +73,6 @@ _SAVED: dict[str, "_Saved"] = {}
 _CACHE_ROOT: list[Path] = []
 
 
-@dataclass(frozen=True)
-class Plan:
-    """Which lengths get a static build, and how the runner maps a request onto one."""
-
-    dims: tuple[str, ...]  # the dynamic non-batch dims, in spec order
-    padded: frozenset[str]  # dims the runner right-pads up to a bucket (masked dims)
-    buckets: tuple[tuple[int, ...], ...]  # one length per dim in `dims`; the main bucket first
-    static: tuple[tuple[str, int], ...]  # dims with min == max
-    batch: int
-
-    def lengths(self, bucket: tuple[int, ...]) -> dict[str, int]:
-        return {**dict(self.static), **dict(zip(self.dims, bucket))}
-
-    def tag(self, bucket: tuple[int, ...]) -> str:
-        return "x".join(str(n) for n in bucket) if bucket else "static"
-
-    def choose(self, lengths: dict[str, int]) -> tuple[int, ...]:
-        fits = [
-            b for b in self.buckets
-            if all((n >= lengths[d]) if d in self.padded else (n == lengths[d]) for d, n in zip(self.dims, b))
-        ]
-        if not fits:
-            want = ", ".join(f"{d}={lengths[d]}" for d in self.dims)
-            raise ValueError(
-                f"no TFLite bucket holds {want}; buckets: {', '.join(self.tag(b) for b in self.buckets)} "
-                f"(padded dims: {', '.join(sorted(self.padded)) or 'none'})"
-            )
-        return min(fits, key=lambda b: (int(np.prod([max(n, 1) for n in b])), b))
-
-
 @dataclass
 class _Saved:
     path: Path  # SavedModel directory
@@ -111,85 +81,6 @@ class _Saved:
     layout_sqnr: float  # worst SQNR of the fp32 file against onnxruntime on this bucket's graph
     seconds: float
     fp32: bytes = b""  # the fp32 .tflite, converted once to verify the layouts
-
-
-def plan_for(spec: ModelSpec, options: dict | None = None) -> Plan:
-    """Buckets: `options["tflite_buckets"]` ({dim: [lengths]}), else {main, max} for masked dims and
-    the golden lengths {min, main, odd, max} for unmasked ones."""
-    options = options or {}
-    masked = {m.axis for m in spec.masks}
-    chosen = options.get("tflite_buckets") or {}
-    dims, per_dim, static = [], [], []
-    for d in spec.dims:
-        if d.name == "batch":
-            continue
-        if d.min == d.max:
-            static.append((d.name, d.min))
-            continue
-        if d.name in chosen:
-            lengths = sorted({int(n) for n in chosen[d.name]})
-            bad = [n for n in lengths if not d.check(n)]
-            if bad or not lengths:
-                raise ConfigError(
-                    f"tflite_buckets for dim `{d.name}` of model `{spec.name}` has {bad or 'no lengths'}; "
-                    f"use lengths in {d.min}..{d.max}, multiples of {d.multiple_of}"
-                )
-            if d.name in masked and lengths[-1] != d.max:
-                lengths.append(d.max)  # padded dims must hold every length up to max
-        elif d.name in masked:
-            lengths = sorted({d.main_length, d.max})
-        else:
-            lengths = sorted({d.min, d.main_length, d.odd_length(), d.max})
-        dims.append(d.name)
-        per_dim.append(lengths)
-    plan = Plan(tuple(dims), frozenset(d for d in dims if d in masked), (), tuple(static), spec.golden_batch)
-    buckets = list(itertools.product(*per_dim))
-    main = plan_with(plan, buckets).choose({d.name: d.main_length for d in spec.dims})
-    buckets.remove(main)
-    return plan_with(plan, [main, *buckets])
-
-
-def plan_with(plan: Plan, buckets) -> Plan:
-    return Plan(plan.dims, plan.padded, tuple(tuple(b) for b in buckets), plan.static, plan.batch)
-
-
-def avoid_channel_sizes(plan: Plan, spec: ModelSpec, onnx_path: Path) -> Plan:
-    """Move padded buckets off lengths that equal a weight dimension of the graph.
-
-    onnx2tf infers layouts from dimension sizes; with textclf's 32-token bucket equal to its hidden
-    size 32 it transposed the wrong axes (outputs at -7.5 dB SQNR against onnxruntime). The layout
-    check in `saved_model` still catches what this misses. The bucket holding max stays at max.
-    """
-    import onnx
-
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    taken = {int(n) for init in graph.initializer for n in init.dims if n > 1}
-    buckets = []
-    for b in plan.buckets:
-        moved = []
-        for dim, n in zip(plan.dims, b):
-            d = spec.dim(dim)
-            while dim in plan.padded and n in taken and n + d.multiple_of < d.max:
-                n += d.multiple_of
-            moved.append(n)
-        buckets.append(tuple(moved))
-    return plan_with(plan, list(dict.fromkeys(buckets)))
-
-
-def plan_from_meta(meta: dict, spec: ModelSpec) -> Plan:
-    dims = tuple(x for x in str(meta.get("bucket_dims", "")).split(",") if x)
-    padded = frozenset(x for x in str(meta.get("padded_dims", "")).split(",") if x)
-    buckets = tuple(tuple(int(n) for n in b.split("x")) if b != "static" else () for b in str(meta["buckets"]).split(","))
-    static = tuple((d.name, d.min) for d in spec.dims if d.name != "batch" and d.min == d.max)
-    return Plan(dims, padded, buckets, static, int(meta["batch"]))
-
-
-def static_shape(t, plan: Plan, lengths: dict[str, int]) -> list[int]:
-    return [plan.batch if s == "batch" else lengths[s] if isinstance(s, str) else int(s) for s in t.shape]
-
-
-def file_name(plan: Plan, bucket: tuple[int, ...]) -> str:
-    return f"model-{plan.tag(bucket)}.tflite"
 
 
 class TFLiteConverter(Converter):
@@ -578,7 +469,7 @@ class BucketRunner:
         out = {}
         for o in spec.outputs:
             y = np.concatenate(chunks[o.name], axis=0) if o.shape and o.shape[0] == "batch" else chunks[o.name][0]
-            out[o.name] = y[tuple(slice(0, n) for n in _output_shape(spec, o, lengths, batch))]
+            out[o.name] = y[tuple(slice(0, n) for n in output_shape(spec, o.shape, lengths, batch))]
         return out
 
 
@@ -604,21 +495,6 @@ def _batch_size(spec: ModelSpec, arrays: dict[str, np.ndarray]) -> int:
         if t.shape and t.shape[0] == "batch":
             return int(np.asarray(arrays[t.name]).shape[0])
     return 1
-
-
-def _output_shape(spec: ModelSpec, o, lengths: dict[str, int], batch: int) -> list[int]:
-    shape = []
-    for s in o.shape:
-        if s == "batch":
-            shape.append(batch)
-        elif isinstance(s, int):
-            shape.append(s)
-        elif spec.derived(s) is not None:
-            d = spec.derived(s)
-            shape.append(d.length(lengths[d.source]))
-        else:
-            shape.append(lengths[s])
-    return shape
 
 
 register(TFLiteConverter())

@@ -20,7 +20,7 @@ import numpy as np
 from mobilesdk.golden import make_batch, seed_for
 from mobilesdk.manifest import SemanticRow as Outcome
 from mobilesdk.parity import Stats, clean, compare, judge, worst
-from mobilesdk.spec import ModelSpec
+from mobilesdk.spec import ModelSpec, output_shape
 
 Runner = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 CHECKS = ("pad_length", "pad_content", "edge_rows", "batch_independence", "shape_sweep")
@@ -192,7 +192,7 @@ def shape_sweep(spec, run, precision, reference: Runner | None = None) -> Outcom
             got = run(inputs)
             batch = next(iter(inputs.values())).shape[0]
             for o in spec.outputs:
-                want = expected_shape(spec, o.shape, sizes, batch)
+                want = output_shape(spec, o.shape, sizes, batch)
                 if got[o.name].shape != want:
                     oks.append(False)
                     notes.append(f"{o.name} at {dim}={n} has shape {got[o.name].shape}, expected {want}")
@@ -205,21 +205,6 @@ def shape_sweep(spec, run, precision, reference: Runner | None = None) -> Outcom
     if not stats:
         return Outcome("shape_sweep", True, all(oks), None, None, None, detail)
     return _outcome("shape_sweep", stats, oks, detail)
-
-
-def expected_shape(spec: ModelSpec, shape, sizes: dict[str, int], batch: int) -> tuple[int, ...]:
-    out = []
-    for s in shape:
-        if s == "batch":
-            out.append(batch)
-        elif isinstance(s, int):
-            out.append(s)
-        elif s in sizes:
-            out.append(sizes[s])
-        else:
-            d = spec.derived(s)
-            out.append(d.length(sizes[d.source]))
-    return tuple(out)
 
 
 def run_suite(spec: ModelSpec, run: Runner, precision: str, reference: Runner | None = None) -> list[Outcome]:

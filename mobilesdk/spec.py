@@ -264,3 +264,19 @@ def valid_length(spec: ModelSpec, output: OutputSpec, mask_lengths: dict[str, in
     if derived is not None:
         return derived.length(mask_lengths.get(derived.source, full[derived.source]))
     return mask_lengths.get(dim, full[dim])
+
+
+def output_shape(spec: ModelSpec, shape: tuple[int | str, ...], lengths: dict[str, int], batch: int) -> tuple[int, ...]:
+    """The concrete shape of an output for inputs with these dim lengths (derived dims computed)."""
+    out = []
+    for s in shape:
+        if s == "batch":
+            out.append(batch)
+        elif isinstance(s, int):
+            out.append(s)
+        elif spec.derived(s) is not None:
+            d = spec.derived(s)
+            out.append(d.length(lengths[d.source]))
+        else:
+            out.append(lengths[s])
+    return tuple(out)
