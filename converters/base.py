@@ -6,6 +6,10 @@ unavailable (reported by `check()` and `mobilesdk doctor`), never the whole prog
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -89,7 +93,8 @@ def import_problem(what: str, modules: tuple[str, ...]) -> str | None:
 
     for module in modules:
         try:
-            importlib.import_module(module)
+            with native_stderr_held():  # TensorFlow's absl and CUDA-probe banners
+                importlib.import_module(module)
         except Exception as e:  # ImportError, or a broken native extension
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             return f"{what} is not usable ({type(e).__name__}: {first}). Fix: run `make setup`"
@@ -103,3 +108,23 @@ def package_version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "not installed"
+
+
+@contextlib.contextmanager
+def native_stderr_held():
+    """Hold back what native code writes straight to file descriptor 2 (cpuinfo probes, absl and TFLite
+    banners), which would bury the progress lines; replay it if the block fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from mobilesdk.bundle import REPORT, MANIFEST, file_entries, render_report, save
 from mobilesdk.cache import Cache, convert_key
 from mobilesdk.capture import capture, run_torch
 from mobilesdk.config import BundleConfig, ModelConfig
-from mobilesdk.errors import ConfigError, MobileSDKError
+from mobilesdk.errors import ConfigError, InternalError, MobileSDKError
 from mobilesdk.golden import Case, calibration_batches, golden_cases
 from mobilesdk.graph import Graph, Progress
 from mobilesdk.manifest import (
@@ -29,7 +30,7 @@ from mobilesdk.manifest import (
 )
 from mobilesdk.mask_lint import lint
 from mobilesdk.semantics import run_suite
-from mobilesdk.parity_run import artifact_parity
+from mobilesdk.parity_run import artifact_parity, first_line
 from mobilesdk.spec import ModelSpec
 
 
@@ -84,42 +85,46 @@ def load_model(mc: ModelConfig) -> tuple[torch.nn.Module, ModelSpec]:
     return result[0].eval(), result[1]
 
 
-def plan(cfg: BundleConfig, root: Path, cache: Cache) -> Graph:
-    g = Graph()
+def check_formats(cfg: BundleConfig) -> None:
     converters = registry()
     for mc in cfg.models:
-        m = mc.name
         missing = [f for f in mc.formats if converters[f].check() is not None]
         if missing:
             reasons = "; ".join(f"{f}: {converters[f].check()}" for f in missing)
-            raise ConfigError(f"[models.{m}] asks for unavailable formats ({reasons}). Fix: run `make setup` or drop them")
+            raise ConfigError(f"[models.{mc.name}] asks for unavailable formats ({reasons}). Fix: run `make setup` or drop them")
 
-        def do_load(_, mc=mc):
-            module, spec = load_model(mc)
-            return Loaded(module, spec, f"{sum(p.numel() for p in module.parameters()) / 1e3:.0f}k params")
 
-        def do_golden(r, mc=mc, m=m):
-            loaded = r[f"load/{m}"]
-            cases = golden_cases(loaded.spec, mc.seed)
-            outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
-            calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed)
-            return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches")
+def plan(mc: ModelConfig, root: Path, cache: Cache) -> Graph:
+    """The steps of one model; models share nothing, so they can build in separate processes."""
+    g = Graph()
+    m = mc.name
 
-        g.add(f"load/{m}", (), do_load)
-        g.add(f"golden/{m}", (f"load/{m}",), do_golden)
-        g.add(f"capture/{m}", (f"load/{m}", f"golden/{m}"), lambda r, mc=mc: capture_step(r, mc))
-        g.add(f"semantics/{m}", (f"load/{m}",), lambda r, m=m: torch_semantics(r[f"load/{m}"]))
-        for fmt in mc.formats:
-            conv = converters[fmt]
-            for prec in [p for p in mc.precisions if p in conv.precisions]:
-                key = f"{m}/{fmt}/{prec}"
-                out_dir = root / "models" / m / fmt / prec
-                g.add(f"convert/{key}", (f"load/{m}", f"golden/{m}", f"capture/{m}"),
-                      lambda r, m=m, conv=conv, prec=prec, out_dir=out_dir: convert_step(r, m, conv, prec, out_dir, cache))
-                g.add(f"parity/{key}", (f"load/{m}", f"golden/{m}", f"convert/{key}"),
-                      lambda r, m=m, conv=conv, prec=prec: artifact_parity(
-                          conv, prec, r[f"convert/{m}/{conv.name}/{prec}"], r[f"load/{m}"].spec,
-                          r[f"golden/{m}"], root, torch_runner(r[f"load/{m}"])))
+    def do_load(_):
+        module, spec = load_model(mc)
+        return Loaded(module, spec, f"{sum(p.numel() for p in module.parameters()) / 1e3:.0f}k params")
+
+    def do_golden(r):
+        loaded = r[f"load/{m}"]
+        cases = golden_cases(loaded.spec, mc.seed)
+        outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
+        calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed)
+        return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches")
+
+    g.add(f"load/{m}", (), do_load)
+    g.add(f"golden/{m}", (f"load/{m}",), do_golden)
+    g.add(f"capture/{m}", (f"load/{m}", f"golden/{m}"), lambda r: capture_step(r, mc))
+    g.add(f"semantics/{m}", (f"load/{m}",), lambda r: torch_semantics(r[f"load/{m}"]))
+    for fmt in mc.formats:
+        conv = registry()[fmt]
+        for prec in [p for p in mc.precisions if p in conv.precisions]:
+            key = f"{m}/{fmt}/{prec}"
+            out_dir = root / "models" / m / fmt / prec
+            g.add(f"convert/{key}", (f"load/{m}", f"golden/{m}", f"capture/{m}"),
+                  lambda r, conv=conv, prec=prec, out_dir=out_dir: convert_step(r, m, conv, prec, out_dir, cache))
+            g.add(f"parity/{key}", (f"load/{m}", f"golden/{m}", f"convert/{key}"),
+                  lambda r, conv=conv, prec=prec, key=key: artifact_parity(
+                      conv, prec, r[f"convert/{key}"], r[f"load/{m}"].spec, r[f"golden/{m}"], root,
+                      torch_runner(r[f"load/{m}"])))
     return g
 
 
@@ -167,23 +172,29 @@ def convert_step(r: dict, m: str, conv: Converter, prec: str, out_dir: Path, cac
         converted = conv.convert(r[f"capture/{m}"].ep, ctx, prec, out_dir)
     except MobileSDKError as e:
         return ConvertResult(None, str(e), "FAILED")
+    except InternalError:
+        raise
+    except Exception as e:  # a toolchain limit hit by this model: a failed row, the other artifacts still build
+        return ConvertResult(None, f"`{conv.name}` {prec} conversion raised {first_line(e)}", "FAILED")
     cache.store(key, converted, out_dir)
-    size = sum(f.stat().st_size for f in converted.files) / 1024
-    return ConvertResult(converted, "", f"{size:.0f} KB")
+    return ConvertResult(converted, "", f"{_disk_size(converted.files) / 1024:.0f} KB")
 
 
-def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progress | None = None) -> Manifest:
-    progress = progress or Progress()
-    cache = Cache.default(enabled=use_cache)
+def _disk_size(paths: list[Path]) -> int:
+    """Bytes on disk; a directory artifact (.mlpackage) counts the files inside it."""
+    files = [f for p in map(Path, paths) for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+    return sum(f.stat().st_size for f in files)
+
+
+def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progress | None = None, jobs: int = 1) -> Manifest:
+    """Build every model (in `jobs` worker processes when > 1) into a staging copy of `out`."""
+    check_formats(cfg)
     with staging(out) as root:
-        results = plan(cfg, root, cache).run(progress)
-        models = []
-        for mc in cfg.models:
-            loaded, golden = results[f"load/{mc.name}"], results[f"golden/{mc.name}"]
-            artifacts = [v for k, v in results.items() if k.startswith(f"parity/{mc.name}/")]
-            entry = write_model(root, mc, loaded, golden, artifacts)
-            models.append(dataclasses.replace(entry, mask_lint=results[f"capture/{mc.name}"].findings,
-                                              semantics=results[f"semantics/{mc.name}"].rows))
+        if jobs > 1 and len(cfg.models) > 1:
+            models = _build_parallel(cfg, root, use_cache, jobs)
+        else:
+            cache = Cache.default(enabled=use_cache)
+            models = [build_model(mc, root, cache, progress or Progress()) for mc in cfg.models]
         toolchain = {"mobilesdk": __version__, "torch": torch.__version__, "numpy": np.__version__}
         for fmt in sorted({f for mc in cfg.models for f in mc.formats}):
             toolchain |= get(fmt).versions()
@@ -194,6 +205,66 @@ def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progre
         manifest = dataclasses.replace(manifest, files=file_entries(root))
         (root / MANIFEST).write_text(to_json(manifest))
     return manifest
+
+
+def build_model(mc: ModelConfig, root: Path, cache: Cache, progress: Progress) -> Model:
+    results = plan(mc, root, cache).run(progress)
+    loaded, golden = results[f"load/{mc.name}"], results[f"golden/{mc.name}"]
+    artifacts = [v for k, v in results.items() if k.startswith("parity/")]
+    entry = write_model(root, mc, loaded, golden, artifacts)
+    return dataclasses.replace(entry, mask_lint=results[f"capture/{mc.name}"].findings,
+                               semantics=results[f"semantics/{mc.name}"].rows)
+
+
+def _build_parallel(cfg: BundleConfig, root: Path, use_cache: bool, jobs: int) -> list[Model]:
+    """One model per worker process (spawned: torch, TensorFlow and XNNPACK do not survive fork).
+    Worker errors come back as (exit code, message) and are raised here as the same one-line error."""
+    import multiprocessing
+
+    workers = min(jobs, len(cfg.models))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    formats = sorted({f for mc in cfg.models for f in mc.formats})
+    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(threads, formats))
+    try:
+        results = pool.map(_worker_build, [(mc, root, use_cache) for mc in cfg.models], chunksize=1)
+        pool.close()
+    except BaseException:
+        pool.terminate()  # on Ctrl-C or SIGTERM, stop the workers before staging is removed
+        raise
+    finally:
+        pool.join()
+    for result in results:
+        if isinstance(result, BuildFailed):
+            raise result.error()
+    return results
+
+
+@dataclass
+class BuildFailed:
+    exit_code: int
+    message: str
+
+    def error(self) -> MobileSDKError:
+        e = MobileSDKError(self.message)
+        e.exit_code = self.exit_code
+        return e
+
+
+def _worker_init(threads: int, formats: list[str]) -> None:
+    from mobilesdk.logs import quiet_toolchain_logs
+
+    quiet_toolchain_logs()
+    torch.set_num_threads(threads)
+    for fmt in formats:
+        get(fmt).check()  # import each toolchain now, with its import-time banners held back
+
+
+def _worker_build(args) -> Model | BuildFailed:
+    mc, root, use_cache = args
+    try:
+        return build_model(mc, root, Cache.default(enabled=use_cache), Progress(whole_lines=True))
+    except MobileSDKError as e:
+        return BuildFailed(e.exit_code, str(e))
 
 
 def write_model(root: Path, mc: ModelConfig, loaded: Loaded, golden: Golden, artifacts: list[Artifact]) -> Model:

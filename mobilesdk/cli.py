@@ -8,11 +8,13 @@ import textwrap
 from pathlib import Path
 
 from mobilesdk.errors import MobileSDKError
+from mobilesdk.logs import quiet_toolchain_logs
 
 EPILOG = textwrap.dedent(
     """\
     examples:
       mobilesdk build examples/bundle.toml --out dist/bundle   # convert, check parity, write the bundle
+      mobilesdk build examples/bundle.toml -j 2                # two models at a time
       mobilesdk verify dist/bundle                             # re-hash files and re-run parity
       mobilesdk models                                         # the reference model families
       mobilesdk doctor                                         # which converters can run here
@@ -29,7 +31,7 @@ def cmd_build(args) -> int:
 
     cfg = load(args.config, tuple(registry()))
     out = Path(args.out) if args.out else cfg.out or Path("dist/bundle")
-    manifest = build(cfg, out, use_cache=not args.no_cache)
+    manifest = build(cfg, out, use_cache=not args.no_cache, jobs=args.jobs)
     rows = [a for m in manifest.models for a in m.artifacts]
     failed = [f"{m.name}/{a.format}/{a.precision}" for m in manifest.models for a in m.artifacts if not a.passed and not a.diagnostic]
     print(f"wrote {out}: {len(manifest.models)} models, {len(rows)} artifacts, report at {out / 'report.md'}")
@@ -84,6 +86,12 @@ def cmd_doctor(args) -> int:
     return 0 if not unavailable else 1
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got `{text}`")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mobilesdk",
@@ -98,6 +106,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("config", help="path to a bundle.toml (see examples/bundle.toml)")
     b.add_argument("--out", help="bundle directory (default: [bundle].out or dist/bundle); replaced only on success")
     b.add_argument("--no-cache", action="store_true", help="convert everything again instead of reusing .mobilesdk-cache")
+    b.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
+                   help="build up to N models at once, each in its own process with cores/N threads (default 1); "
+                   "models are independent, so 2 roughly halves a multi-model build on 2+ cores")
     b.set_defaults(fn=cmd_build)
     v = sub.add_parser("verify", help="re-hash a bundle's files and re-run its parity checks",
                        description="Check a bundle: manifest schema, sha256 of every file, no missing or extra "
@@ -108,21 +119,6 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the reference model families and presets").set_defaults(fn=cmd_models)
     sub.add_parser("doctor", help="show toolchain versions and which converters can run").set_defaults(fn=cmd_doctor)
     return p
-
-
-def quiet_toolchain_logs() -> None:
-    """Toolchains log harmless import-time warnings (torchao's optional CUDA kernels, a torch pytree
-    deprecation, coremltools' missing macOS-only runtime, TensorFlow's CUDA banner) that would bury
-    the progress lines."""
-    import logging
-    import os
-    import warnings
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ banner about CUDA and CPU flags
-    for name in ("torchao", "torch.utils._pytree", "coremltools"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
-    warnings.filterwarnings("ignore", category=FutureWarning)  # torch pytree LeafSpec deprecation
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,21 +69,27 @@ class Graph:
 
 
 class Progress:
-    """One line per step: `[ 3/27] convert/aligner/executorch/fp32 ... 4.2s`."""
+    """One line per step: `[ 3/27] convert/aligner/executorch/fp32 ... 4.2s  1171 KB`.
 
-    def __init__(self, stream=None):
+    With `whole_lines` (several processes sharing one terminal) a step prints a start line and a
+    complete end line, so lines of different processes never run into each other.
+    """
+
+    def __init__(self, stream=None, whole_lines: bool = False):
         self.stream = stream or sys.stderr
+        self.whole_lines = whole_lines
+        self.current = ""
 
     def start(self, i: int, n: int, name: str):
         width = len(str(n))
-        self.stream.write(f"[{i:>{width}}/{n}] {name} ... ")
-        self.stream.flush()
+        self.current = f"[{i:>{width}}/{n}] {name} ..."
+        self._write(self.current + ("\n" if self.whole_lines else " "))
 
     def end(self, seconds: float, result: Any):
         summary = getattr(result, "summary", "")
-        self.stream.write(f"{seconds:.1f}s{'  ' + summary if summary else ''}\n")
-        self.stream.flush()
+        done = f"{seconds:.1f}s{'  ' + summary if summary else ''}\n"
+        self._write(f"{self.current} {done}" if self.whole_lines else done)
 
-    def note(self, text: str):
-        self.stream.write(text + "\n")
+    def _write(self, text: str):
+        self.stream.write(text)
         self.stream.flush()

@@ -37,6 +37,20 @@ def test_progress_prints_one_line_per_step():
     assert lines[0].startswith("[1/2] first ... ") and lines[1].startswith("[2/2] second ... ")
 
 
+def test_progress_in_whole_lines_never_leaves_a_line_open():
+    """Worker processes share a terminal: every write is whole lines, the end line names its step."""
+    g, stream = Graph(), io.StringIO()
+    writes = []
+    stream.write = lambda text, w=stream.write: writes.append(text) or w(text)
+    g.add("first", (), lambda r: 1)
+    g.add("second", ("first",), lambda r: 2)
+    g.run(Progress(stream, whole_lines=True))
+    assert all(w.endswith("\n") and w.count("\n") == 1 for w in writes)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "[1/2] first ..." and lines[1].startswith("[1/2] first ... ") and lines[1].endswith("s")
+    assert lines[2] == "[2/2] second ..." and lines[3].startswith("[2/2] second ... ")
+
+
 def test_a_failed_build_keeps_the_previous_bundle_and_leaves_nothing(tmp_path):
     out = tmp_path / "bundle"
     with staging(out) as root:
