@@ -32,11 +32,13 @@ class SpecOrdered(torch.nn.Module):
         return tuple(out)
 
 
-def dynamic_shapes(spec: ModelSpec) -> dict[str, dict[int, object]]:
+def dynamic_shapes(spec: ModelSpec, strict: bool = True) -> dict[str, dict[int, object]]:
     """torch.export dynamic_shapes for the spec's inputs, keyed by input name.
 
-    Uses `Dim.DYNAMIC`-style ranges, or `multiple_of * Dim(...)` for strided axes: a plain named Dim
-    fails on guards torch.export cannot prove (TOOLCHAIN_TRAPS.md trap 5).
+    Strided axes are `multiple_of * Dim(...)`. Other axes are named Dims when `strict` (capture: a
+    guard the model adds on a length fails the export, naming it), else `Dim.DYNAMIC` ranges, which
+    accept guards torch.export cannot prove (TOOLCHAIN_TRAPS.md trap 5) such as the ones PT2E's
+    quantize/dequantize pairs add around reshapes; converters then check the range they got.
     """
     from torch.export import Dim
 
@@ -46,8 +48,10 @@ def dynamic_shapes(spec: ModelSpec) -> dict[str, dict[int, object]]:
             continue
         if d.multiple_of > 1:
             dims[d.name] = d.multiple_of * Dim(f"{d.name}_units", min=d.min // d.multiple_of, max=d.max // d.multiple_of)
-        else:
+        elif strict or d.min <= 1:  # Dim.DYNAMIC specialises 0 and 1 away: a batch of 1 would be lost
             dims[d.name] = Dim(d.name, min=d.min, max=d.max)
+        else:
+            dims[d.name] = Dim.DYNAMIC(min=d.min, max=d.max)
     return {t.name: {i: dims[s] for i, s in enumerate(t.shape) if isinstance(s, str) and s in dims} for t in spec.inputs}
 
 

@@ -129,12 +129,15 @@ def calibration_batches(spec: ModelSpec, count: int, seed: int = 0) -> list[dict
             if d.name == "batch":
                 continue
             units = rng.integers(d.min // d.multiple_of, d.max // d.multiple_of + 1)
-            lengths[d.name] = int(units * d.multiple_of) if i else d.max
+            # the extremes first (the longest, then the shortest padded length), then random lengths
+            lengths[d.name] = d.max if i == 0 else d.min if i == 1 else int(units * d.multiple_of)
         valid = {}
         for m in spec.masks:
             n = lengths[m.axis]
             valid[m.axis] = [int(v) for v in rng.integers(1, n + 1, size=spec.golden_batch)]
             valid[m.axis][0] = n
+            if spec.golden_batch > 1:  # and the dim's shortest valid length in every batch
+                valid[m.axis][-1] = min(n, spec.dim(m.axis).min)
         batches.append(make_batch(spec, lengths, valid, seed_for(spec.name, "calibration", str(seed), str(i))))
     return batches
 
