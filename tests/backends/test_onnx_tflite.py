@@ -23,7 +23,6 @@ FAMILIES = ("enhancer", "aligner", "textclf")
 BELOW_THRESHOLD: dict[tuple[str, str], str] = {
     ("textclf", "int8-static"): "full-integer: sentiment 7.8 dB (min case), 20.0 dB (main); lid 23.9 dB, "
     "agreement 0.75",
-    ("enhancer", "int8-static"): "full-integer: enhanced 0.7 dB SQNR",
     ("aligner", "int8-static"): "runtime fails: `tflite/kernels/div.cc:262 data[i] != zero_point was not true. "
     "Node number 38 (DIV) failed to invoke` (quantized divisor of the masked normalisation hits zero)",
 }
