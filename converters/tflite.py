@@ -41,6 +41,7 @@ from converters.base import (
 )
 from converters.onnx import ConversionError, export_onnx
 from mobilesdk.errors import ConfigError, UnsupportedOpError
+from converters.tflite_int8 import float_ends, float_op_count, widen_clamp_ranges
 from converters.tflite_buckets import Plan, avoid_channel_sizes, file_name, plan_for, plan_from_meta, static_shape
 from mobilesdk.golden import NP_DTYPES
 from mobilesdk.spec import ModelSpec, output_shape
@@ -132,6 +133,8 @@ class TFLiteConverter(Converter):
         finally:
             shutil.rmtree(work, ignore_errors=True)
         meta = _meta(plan, saved_all, written, precision, time.perf_counter() - start)
+        if precision == "int8-static":  # what stays float (tflite_int8.float_ends), in the main bucket
+            meta["fp32_ops"], meta["ops"] = float_op_count(blobs[0])
         return Converted(files=written, meta=meta)
 
     def load(self, converted: Converted, ctx: BuildContext) -> Runner:
@@ -373,7 +376,8 @@ def to_tflite(saved: _Saved, ctx: BuildContext, plan: Plan, bucket: tuple[int, .
         # batches in the signature's dtypes. Float I/O stays (inference_input_type defaults to float32).
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = lambda: _representative(ctx, plan, bucket, saved.in_perm)
-        # Calibrate, fix the recorded ranges of clamp ops, then quantize (see `_widen_clamp_ranges`).
+        # Calibrate, fix the recorded ranges of clamp ops, then quantize all but the model's ends,
+        # normalisations and attention cores (converters/tflite_int8.py).
         conv._experimental_calibrate_only = True
     try:
         with contextlib.redirect_stdout(io.StringIO()), native_stderr_held():  # the converter's "fully_quantize: ..."
@@ -382,7 +386,8 @@ def to_tflite(saved: _Saved, ctx: BuildContext, plan: Plan, bucket: tuple[int, .
                 from tensorflow.lite.python import convert as tf_convert
 
                 blob = tf_convert.mlir_quantize(
-                    _widen_clamp_ranges(blob), disable_per_channel=conv._experimental_disable_per_channel)
+                    widen_clamp_ranges(blob), disable_per_channel=conv._experimental_disable_per_channel,
+                    denylisted_nodes=sorted(float_ends(blob)))
             return blob
     except Exception as e:
         raise _explain_tflite(e, ctx.model, precision, plan.tag(bucket)) from e
@@ -401,41 +406,6 @@ def _representative(ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], in_p
             x = _fit(x, target)
             feed[t.name] = np.transpose(x, in_perm[t.name]).astype(NP_DTYPES[t.dtype])
         yield feed
-
-
-CLAMP_OPS = ("MINIMUM", "MAXIMUM")
-
-
-def _widen_clamp_ranges(calibrated: bytes) -> bytes:
-    """Give each MINIMUM/MAXIMUM output the calibrated range of its inputs as well.
-
-    The quantizer makes these ops same-scale (input scale == output scale) and takes the scale from
-    the output's range. For `min(x, 0)` (ClampPReLU's negative half) that range is [min(x), 0], so
-    the producer of x (a conv feeding both `max(x, 0)` and `min(x, 0)`) was quantized with zero
-    point 127: every positive activation clipped to 0 (enhancer int8-static 1.0 dB, per-layer
-    rmse/scale up to 32 on those convs). With the union range x keeps its sign; the clamp output
-    loses one bit.
-    """
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    model = flatbuffer_utils.convert_bytearray_to_object(calibrated)
-    for graph in model.subgraphs:
-        for op in graph.operators:
-            code = model.operatorCodes[op.opcodeIndex]
-            if names.get(max(code.builtinCode, code.deprecatedBuiltinCode)) not in CLAMP_OPS:
-                continue
-            stats = [graph.tensors[i].quantization for i in [*op.inputs, *op.outputs] if i >= 0]
-            stats = [q for q in stats if q is not None and q.min is not None and len(q.min)]
-            if not stats:
-                continue
-            lo, hi = min(float(np.min(q.min)) for q in stats), max(float(np.max(q.max)) for q in stats)
-            for i in op.outputs:
-                q = graph.tensors[i].quantization
-                if q is not None and q.min is not None and len(q.min):
-                    q.min, q.max = [lo] * len(q.min), [hi] * len(q.max)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def _fit(x: np.ndarray, shape: list[int]) -> np.ndarray:
