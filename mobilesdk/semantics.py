@@ -31,10 +31,16 @@ def _full(lengths: dict[str, int]) -> dict[str, int]:
 
 
 def _base(spec: ModelSpec) -> tuple[dict[str, int], dict[str, list[int]]]:
-    """A short mixed batch: each dim at about a third of its range, rows of different valid lengths."""
+    """A short mixed batch: each masked dim at about a third of its range, rows of different valid
+    lengths. Unmasked dims take their main length, which every artifact must run (a static-length
+    TFLite build may run nothing else)."""
     lengths = {}
+    masked = {m.axis for m in spec.masks}
     for d in spec.dims:
         if d.name == "batch":
+            continue
+        if d.name not in masked:
+            lengths[d.name] = d.main_length
             continue
         units = max(d.min, (d.min + d.max) // 3) // d.multiple_of
         lengths[d.name] = max(d.min, units * d.multiple_of)

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mobilesdk.errors import ConfigError
-from mobilesdk.spec import DerivedDim, Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec
+from mobilesdk.spec import DerivedDim, Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec, ThresholdOverride
 
 CONV_STACK: tuple[tuple[int, int], ...] = ((10, 5), (3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2))
 FRAMES = DerivedDim("frames", source="samples", conv_stack=CONV_STACK)
@@ -185,6 +185,17 @@ def build(seed: int = 0, **kwargs) -> Aligner:
     return model.eval()
 
 
+# Measured with the MIL reference evaluator (small preset): 6-bit palettes move log-probs by ~0.1
+# (30.4 dB), and this randomly initialised CTC head leaves 26% of valid frames with a top-2 gap under
+# 0.2 (12.5% under 0.1), so 6% of frame decisions flip (0.939 tiny and small); grouped palettes (iOS18)
+# gave 31.7 dB and the same 0.939. A trained, peaky CTC head has few such frames.
+PALETTE_AGREEMENT = ThresholdOverride(
+    "palettize6", agreement=0.90,
+    reason="6-bit palettes shift log-probs by ~0.1 and a quarter of this untrained CTC head's frames "
+           "have a top-2 gap under 0.2: ~6% of frame decisions flip at near-ties",
+)
+
+
 def spec(name: str, **kwargs) -> ModelSpec:
     cfg = AlignerConfig(**kwargs)
     return ModelSpec(
@@ -196,7 +207,7 @@ def spec(name: str, **kwargs) -> ModelSpec:
         ),
         outputs=(
             OutputSpec("log_probs", "float32", ("batch", "frames", cfg.n_phonemes), metric="frame_argmax",
-                       position_axis=1),
+                       position_axis=1, thresholds=(PALETTE_AGREEMENT,)),
             OutputSpec("durations", "float32", ("batch", "frames"), metric="sqnr", position_axis=1),
         ),
         dims=(

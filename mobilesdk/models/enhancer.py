@@ -43,8 +43,11 @@ class EnhancerConfig:
 PRESETS = {
     "tiny": dict(channels=(8, 16, 16, 32), kernel=15, stft_sizes=(32, 64),
                  min_samples=1024, max_samples=16384, default_samples=4096),
+    # small's min is 3072, not 1024: at 1024 samples the deepest level has 16 frames, equal to a channel
+    # count, and onnx2tf (which infers layouts from sizes) fails on the PReLU Mul ("'NoneType' object
+    # has no attribute 'shape'"). No level of 3072 (1536 ... 48 frames) equals a channel count.
     "small": dict(channels=(16, 32, 32, 64, 64, 128), kernel=31, stft_sizes=(128, 256, 512),
-                  min_samples=1024, max_samples=32768, default_samples=16384),
+                  min_samples=3072, max_samples=32768, default_samples=16384),
 }
 
 

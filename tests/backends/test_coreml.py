@@ -101,7 +101,7 @@ class Recording:
 # defaults (100% at fp16, 95% for compressed weights) should discount near-ties is the spec owner's call.
 BELOW_AGREEMENT = {
     ("textclf", "fp16"), ("textclf", "int8-weights"),
-    ("aligner", "fp16"), ("aligner", "int8-weights"), ("aligner", "palettize6"),
+    ("aligner", "fp16"), ("aligner", "int8-weights"),
 }
 
 
