@@ -18,7 +18,7 @@ $(STAMP): requirements/toolchain.txt requirements/nodeps.txt pyproject.toml
 	@echo "setup done: $(VENV) has the verified toolchain (run '$(BIN)/mobilesdk doctor' to see it)"
 
 demo: setup
-	$(BIN)/mobilesdk build examples/bundle.toml --out dist/bundle
+	$(BIN)/mobilesdk build examples/bundle.toml --out dist/bundle --jobs 2
 	$(BIN)/mobilesdk verify dist/bundle
 
 test: setup

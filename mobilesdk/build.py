@@ -116,7 +116,7 @@ def plan(mc: ModelConfig, root: Path, cache: Cache) -> Graph:
     g.add(f"semantics/{m}", (f"load/{m}",), lambda r: torch_semantics(r[f"load/{m}"]))
     for fmt in mc.formats:
         conv = registry()[fmt]
-        for prec in [p for p in mc.precisions if p in conv.precisions]:
+        for prec in [p for p in mc.precisions if p in conv.precisions and f"{fmt}/{p}" not in mc.skip]:
             key = f"{m}/{fmt}/{prec}"
             out_dir = root / "models" / m / fmt / prec
             g.add(f"convert/{key}", (f"load/{m}", f"golden/{m}", f"capture/{m}"),

@@ -17,6 +17,7 @@
     [models.mybert]
     factory = "mypkg.models:make"  # ... or any function returning (nn.Module, ModelSpec)
     formats = ["executorch"]       # per-model overrides of the [bundle] lists
+    skip = ["executorch/int8-static"]   # format/precision pairs this model leaves out
 
 Every mistake is a ConfigError naming the key and the fix.
 """
@@ -49,6 +50,7 @@ MODEL_KEYS = {
     "precisions": list,
     "calibration_batches": int,
     "fp16_safe_masks": bool,
+    "skip": list,
 }
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -65,6 +67,7 @@ class ModelConfig:
     precisions: tuple[str, ...]
     calibration_batches: int
     fp16_safe_masks: bool
+    skip: tuple[str, ...] = ()  # "format/precision" pairs left out
 
     @property
     def source(self) -> str:
@@ -132,6 +135,13 @@ def load(path: str | Path, known_formats: tuple[str, ...]) -> BundleConfig:
         if "factory" in table and ("preset" in table or "checkpoint" in table):
             raise ConfigError(f"{where}: `preset` and `checkpoint` apply to `family` models; a factory loads its own weights")
         checkpoint = table.get("checkpoint")
+        for pair in table.get("skip", []):
+            fmt, _, prec = str(pair).partition("/")
+            if fmt not in known_formats or prec not in PRECISIONS:
+                raise ConfigError(
+                    f"{where}: `skip` entry {pair!r} is not \"format/precision\"; formats: "
+                    f"{', '.join(known_formats)}; precisions: {', '.join(PRECISIONS)}"
+                )
         models.append(
             ModelConfig(
                 name=name,
@@ -146,6 +156,7 @@ def load(path: str | Path, known_formats: tuple[str, ...]) -> BundleConfig:
                 else precisions,
                 calibration_batches=table.get("calibration_batches", batches),
                 fp16_safe_masks=table.get("fp16_safe_masks", bundle.get("fp16_safe_masks", False)),
+                skip=tuple(table.get("skip", [])),
             )
         )
     out = bundle.get("out")

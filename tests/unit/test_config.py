@@ -28,6 +28,7 @@ def write(tmp_path, text):
         ("[models.1a]\nfamily='enhancer'\n", "model names must match"),
         ("[bundel]\nname='x'\n", "unknown table `[bundel]`"),
         ("[models.a\n", "not valid TOML"),
+        ("[models.a]\nfamily='enhancer'\nskip=['executorch']\n", "`skip` entry 'executorch' is not"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path, text, message):
@@ -40,6 +41,16 @@ def test_defaults_and_overrides(tmp_path):
     a, b = cfg.models
     assert (a.preset, a.precisions, a.formats, a.source) == ("tiny", ("fp32",), ("executorch",), "textclf:tiny")
     assert b.precisions == ("int8-static",) and b.checkpoint == tmp_path / "w.pt"
+
+
+def test_skip_leaves_out_one_format_precision_pair(tmp_path):
+    from mobilesdk.build import plan
+    from mobilesdk.cache import Cache
+
+    cfg = load(write(tmp_path, "[bundle]\nprecisions=['fp32', 'int8-dynamic', 'int8-static']\n"
+                               "[models.a]\nfamily='textclf'\nskip=['executorch/int8-static']\n"), FORMATS)
+    steps = plan(cfg.models[0], tmp_path, Cache.default(enabled=False)).steps
+    assert [s for s in steps if s.startswith("convert/")] == ["convert/a/executorch/fp32", "convert/a/executorch/int8-dynamic"]
 
 
 def test_cli_reports_a_bad_config_in_one_line_with_exit_code_2(tmp_path):
