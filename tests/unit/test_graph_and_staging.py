@@ -65,3 +65,32 @@ def test_a_failed_build_keeps_the_previous_bundle_and_leaves_nothing(tmp_path):
         (root / "manifest.json").write_text("v2")
     assert (out / "manifest.json").read_text() == "v2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_a_converter_that_raises_fails_its_row_and_the_build_goes_on(tmp_path):
+    """A toolchain exception on one model (seen: torch.export guards in a re-export) is that
+    artifact's failure with its first line, not a crashed build; a bug of ours still propagates."""
+    from converters.base import Converter
+    from mobilesdk.build import Captured, Golden, Loaded, convert_step
+    from mobilesdk.cache import Cache
+    from mobilesdk.golden import golden_cases
+    from mobilesdk.models import build_model
+
+    class Raising(Converter):
+        name, precisions = "raising", ("fp32",)
+
+        def __init__(self, error):
+            self.error = error
+
+        def convert(self, ep, ctx, precision, out_dir):
+            raise self.error
+
+    module, spec = build_model("textclf", "tiny")
+    cases = golden_cases(spec)
+    r = {"load/m": Loaded(module, spec), "golden/m": Golden(cases, [], []), "capture/m": Captured(None, [])}
+    cache = Cache.default(enabled=False)
+    result = convert_step(r, "m", Raising(RuntimeError("Constraints violated (samples)!\nmore")), "fp32", tmp_path, cache)
+    assert result.converted is None and result.summary == "FAILED"
+    assert result.error == "`raising` fp32 conversion raised RuntimeError: Constraints violated (samples)!"
+    with pytest.raises(InternalError):
+        convert_step(r, "m", Raising(InternalError("our bug")), "fp32", tmp_path, cache)
