@@ -4,6 +4,7 @@
 
 Every artifact of a model runs on the same golden batch, interleaved round-robin in one process,
 so machine noise hits all of them alike; the ratios are the numbers to read, not the milliseconds.
+Core ML rows get sizes only off a Mac: the MIL reference evaluator is numpy, not Core ML's speed.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def main() -> int:
         ctx = BuildContext(model=model["name"], spec=spec, example_inputs=inputs)
         runners = {}
         for a in model["artifacts"]:
-            if a["files"] and get(a["format"]).check() is None:
+            if a["files"] and get(a["format"]).check() is None and a["runtime"] != "mil-reference":
                 conv = get(a["format"])
                 runners[(a["format"], a["precision"])] = conv.load(Converted([args.bundle / f for f in a["files"]], a["meta"]), ctx)
         times = {k: [] for k in runners}
@@ -47,15 +48,18 @@ def main() -> int:
                 times[k].append(time.perf_counter() - t0)
         for a in model["artifacts"]:
             k = (a["format"], a["precision"])
-            if k not in times:
+            if not a["files"] or a.get("diagnostic"):
                 continue
             size = artifact_size(a["files"], sizes)
             base = (a["format"], "fp32")
             base_size = sum(artifact_size(x["files"], sizes) for x in model["artifacts"] if (x["format"], x["precision"]) == base)
-            med = statistics.median(times[k]) * 1000
-            base_med = statistics.median(times[base]) * 1000 if base in times else float("nan")
+            if k in times and base in times:
+                med, base_med = (statistics.median(times[x]) * 1000 for x in (k, base))
+                timing = f"{med:.2f} | {med / base_med:.2f}"
+            else:
+                timing = f"n/a ({a['runtime']}) | n/a"
             print(f"| {model['name']} | {a['format']} | {a['precision']} | {size / 1024:.0f} | "
-                  f"{size / base_size if base_size else float('nan'):.2f} | {med:.2f} | {med / base_med:.2f} |")
+                  f"{size / base_size if base_size else float('nan'):.2f} | {timing} |")
     return 0
 
 
