@@ -295,8 +295,10 @@ def _output_perms(blob: bytes, onnx_bytes: bytes, probe, in_perm, ctx: BuildCont
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])  # the untouched static graph
     ref = dict(zip([o.name for o in session.get_outputs()], session.run(None, probe)))
-    with native_stderr_held():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
-        runner = Interpreter(model_content=blob).get_signature_runner(SIGNATURE)
+    with native_stderr_held():  # "INFO: Created TensorFlow Lite XNNPACK delegate", at allocation
+        interp = Interpreter(model_content=blob)
+        interp.allocate_tensors()
+        runner = interp.get_signature_runner(SIGNATURE)
     got = runner(**{k: np.ascontiguousarray(np.transpose(v, in_perm[k])) for k, v in probe.items()})
     perms, worst = {}, 200.0
     for o in ctx.spec.outputs:
@@ -453,8 +455,9 @@ class BucketRunner:
         if bucket not in self._runners:
             from ai_edge_litert.interpreter import Interpreter
 
-            with native_stderr_held():
+            with native_stderr_held():  # "INFO: Created TensorFlow Lite XNNPACK delegate", at allocation
                 interp = Interpreter(model_path=str(self.files[bucket]))
+                interp.allocate_tensors()
             runner = interp.get_signature_runner(SIGNATURE)
             shapes = {k: [int(s) for s in v["shape"]] for k, v in runner.get_input_details().items()}
             self._runners[bucket] = (interp, runner, shapes)
