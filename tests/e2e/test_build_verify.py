@@ -143,7 +143,7 @@ def test_a_failing_build_keeps_the_previous_bundle(bundle, tmp_path):
     (tmp_path / "bad.toml").write_text(
         "[bundle]\nformats = ['coreml']\nprecisions = ['fp32']\n"
         "[models.fine]\nfamily = 'textclf'\n[models.x]\nfactory = 'broken:make'\n")
-    r = cli("build", tmp_path / "bad.toml", "--out", copy, "-j", "2", cwd=tmp_path)  # the error crosses a process
+    r = cli("build", tmp_path / "bad.toml", "--out", copy, "-j", "2", "--no-cache", cwd=tmp_path)  # error crosses a process
     assert r.returncode == 2 and "factory `broken:make` raised RuntimeError: weights not found" in r.stderr
     assert "Traceback" not in r.stderr
     assert (copy / "manifest.json").read_bytes() == before
