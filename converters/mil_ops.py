@@ -200,27 +200,26 @@ def _layer_norm(a):
     return y
 
 
+def _channel_affine(y, a, rank):
+    """The optional per-channel gamma and beta of instance_norm and batch_norm."""
+    if "gamma" in a:
+        y = y * _channel(a["gamma"], rank)
+    if "beta" in a:
+        y = y + _channel(a["beta"], rank)
+    return y
+
+
 @kernel("instance_norm")
 def _instance_norm(a):
     x = a["x"]
-    y = _norm(x, tuple(range(2, x.ndim)), a.get("epsilon", np.float32(1e-5)))
-    if "gamma" in a:
-        y = y * _channel(a["gamma"], x.ndim)
-    if "beta" in a:
-        y = y + _channel(a["beta"], x.ndim)
-    return y
+    return _channel_affine(_norm(x, tuple(range(2, x.ndim)), a.get("epsilon", np.float32(1e-5))), a, x.ndim)
 
 
 @kernel("batch_norm")
 def _batch_norm(a):
     x = a["x"]
     eps = a.get("epsilon", np.float32(1e-5))
-    y = (x - _channel(a["mean"], x.ndim)) / np.sqrt(_channel(a["variance"], x.ndim) + eps)
-    if "gamma" in a:
-        y = y * _channel(a["gamma"], x.ndim)
-    if "beta" in a:
-        y = y + _channel(a["beta"], x.ndim)
-    return y
+    return _channel_affine((x - _channel(a["mean"], x.ndim)) / np.sqrt(_channel(a["variance"], x.ndim) + eps), a, x.ndim)
 
 
 @kernel("l2_norm")
