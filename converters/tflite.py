@@ -41,7 +41,7 @@ from converters.base import (
 )
 from converters.onnx import ConversionError, export_onnx
 from mobilesdk.errors import ConfigError, UnsupportedOpError
-from converters.tflite_int8 import float_ends, float_op_count, widen_clamp_ranges
+from converters.tflite_int8 import float_op_count, prepare
 from converters.tflite_buckets import Plan, avoid_channel_sizes, file_name, plan_for, plan_from_meta, static_shape
 from mobilesdk.golden import NP_DTYPES
 from mobilesdk.spec import ModelSpec, output_shape
@@ -133,7 +133,7 @@ class TFLiteConverter(Converter):
         finally:
             shutil.rmtree(work, ignore_errors=True)
         meta = _meta(plan, saved_all, written, precision, time.perf_counter() - start)
-        if precision == "int8-static":  # what stays float (tflite_int8.float_ends), in the main bucket
+        if precision == "int8-static":  # what stays float (tflite_int8.prepare), in the main bucket
             meta["fp32_ops"], meta["ops"] = float_op_count(blobs[0])
         return Converted(files=written, meta=meta)
 
@@ -387,9 +387,9 @@ def to_tflite(saved: _Saved, ctx: BuildContext, plan: Plan, bucket: tuple[int, .
             if precision == "int8-static":
                 from tensorflow.lite.python import convert as tf_convert
 
+                widened, keep_float = prepare(blob)
                 blob = tf_convert.mlir_quantize(
-                    widen_clamp_ranges(blob), disable_per_channel=conv._experimental_disable_per_channel,
-                    denylisted_nodes=sorted(float_ends(blob)))
+                    widened, disable_per_channel=conv._experimental_disable_per_channel, denylisted_nodes=keep_float)
             return blob
     except Exception as e:
         raise _explain_tflite(e, ctx.model, precision, plan.tag(bucket)) from e

@@ -1,9 +1,9 @@
 """Static int8 for TFLite: what the calibrated model needs before `mlir_quantize` makes it integer.
 
-`to_tflite` calibrates only, then `widen_clamp_ranges` repairs the recorded ranges of clamp ops and
-`float_ends` names the ops to leave in float (the model's first and last layers, normalisations and
-attention cores: the same split PT2E's XNNPACK quantizer makes for ExecuTorch). Both walk the TFLite
-flatbuffer, so they apply to any model onnx2tf converts.
+`to_tflite` calibrates only, then `prepare` repairs the recorded ranges of clamp ops
+(`_widen_clamp_ranges`) and names the ops to leave in float (`_float_ends`: the model's first and
+last layers, normalisations and attention cores, the same split PT2E's XNNPACK quantizer makes for
+ExecuTorch). Both walk the TFLite flatbuffer, so they apply to any model onnx2tf converts.
 """
 from __future__ import annotations
 
@@ -38,7 +38,18 @@ def float_op_count(blob: bytes) -> tuple[int, int]:
     return floats, len(ops)
 
 
-def widen_clamp_ranges(calibrated: bytes) -> bytes:
+def prepare(calibrated: bytes) -> tuple[bytes, list[str]]:
+    """The calibrated model with its clamp ranges widened, and the ops to keep in float: what
+    `mlir_quantize` takes. The flatbuffer is parsed once for both."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model, kind = _load(calibrated)
+    keep = _float_ends(model, kind)  # reads the graph only; widening changes recorded ranges only
+    _widen_clamp_ranges(model, kind)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), sorted(keep)
+
+
+def _widen_clamp_ranges(model, kind) -> None:
     """Give each MINIMUM/MAXIMUM output the calibrated range of its inputs as well.
 
     The quantizer makes these ops same-scale (input scale == output scale) and takes the scale from
@@ -48,9 +59,6 @@ def widen_clamp_ranges(calibrated: bytes) -> bytes:
     rmse/scale up to 32 on those convs). With the union range x keeps its sign; the clamp output
     loses one bit.
     """
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model, kind = _load(calibrated)
     for graph in model.subgraphs:
         for op in graph.operators:
             if kind(op) not in CLAMP_OPS:
@@ -64,14 +72,13 @@ def widen_clamp_ranges(calibrated: bytes) -> bytes:
                 q = graph.tensors[i].quantization
                 if q is not None and q.min is not None and len(q.min):
                     q.min, q.max = [lo] * len(q.min), [hi] * len(q.max)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-# Ops whose constant operand is a weight: the model's "layers" for `float_ends`.
+# Ops whose constant operand is a weight: the model's "layers" for `_float_ends`.
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "CONV_3D", "FULLY_CONNECTED", "BATCH_MATMUL")
 
 
-def float_ends(calibrated: bytes) -> set[str]:
+def _float_ends(model, kind) -> set[str]:
     """The ops int8-static leaves in fp32, by node name (their first output tensor's name): the
     model's first and last layers, as `converters.executorch._float_ends` picks them.
 
@@ -92,7 +99,6 @@ def float_ends(calibrated: bytes) -> set[str]:
     """
     from tensorflow.lite.python import schema_py_generated as schema
 
-    model, kind = _load(calibrated)
     keep: set[str] = set()
     for graph in model.subgraphs:
         chosen = _ends_in_graph(model, graph, kind, schema)
@@ -102,7 +108,7 @@ def float_ends(calibrated: bytes) -> set[str]:
 
 
 def _ends_in_graph(model, graph, kind_of, schema) -> set[int]:
-    """`float_ends` for one subgraph, as operator indices."""
+    """`_float_ends` for one subgraph, as operator indices."""
     ops = graph.operators
     kind = [kind_of(op) for op in ops]
 
