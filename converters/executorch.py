@@ -192,9 +192,9 @@ def _quantize(gm, ctx: BuildContext, dynamic: bool):
     return converted, meta
 
 
-_WEIGHTED_OPS = ("aten.linear.default", "aten.conv1d.default", "aten.conv1d.padding", "aten.conv2d.default",
-                 "aten.conv2d.padding", "aten.convolution.default", "aten.conv_transpose1d.default",
-                 "aten.conv_transpose2d.input", "aten.addmm.default")
+_CONV1D_TARGETS = ("aten.conv1d.default", "aten.conv1d.padding", "aten.conv_transpose1d.default")
+_WEIGHTED_OPS = (*_CONV1D_TARGETS, "aten.linear.default", "aten.conv2d.default", "aten.conv2d.padding",
+                 "aten.convolution.default", "aten.conv_transpose2d.input", "aten.addmm.default")
 
 
 def _float_ends(graph) -> set:
@@ -307,9 +307,6 @@ def _symbolic_count(val) -> int:
 
     shape = getattr(val, "shape", ())
     return sum(1 for s in shape if isinstance(s, torch.SymInt))
-
-
-_CONV1D_TARGETS = ("aten.conv1d.default", "aten.conv1d.padding", "aten.conv_transpose1d.default")
 
 
 def _conv1d_nodes(graph):
