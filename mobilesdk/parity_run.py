@@ -10,7 +10,7 @@ import numpy as np
 
 from converters.base import Converter, Runner
 from mobilesdk.manifest import Artifact, OutputParity
-from mobilesdk.parity import clean, compare, judge, worst
+from mobilesdk.parity import clean, combine, compare, judge
 from mobilesdk.semantics import run_suite
 from mobilesdk.spec import ModelSpec
 
@@ -36,7 +36,7 @@ def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: GoldenSet)
             per_output[o.name].append(compare(spec, o, inputs, ref[o.name], np.asarray(got[o.name]), tie))
     rows = []
     for o in spec.outputs:
-        stats = worst(per_output[o.name])
+        stats = combine(per_output[o.name])
         threshold, reason = spec.threshold(o.name, precision)
         rows.append(
             OutputParity(

@@ -19,7 +19,7 @@ import numpy as np
 
 from mobilesdk.golden import make_batch, seed_for
 from mobilesdk.manifest import SemanticRow as Outcome
-from mobilesdk.parity import Stats, clean, compare, judge, worst
+from mobilesdk.parity import Stats, clean, combine, compare, judge, worst
 from mobilesdk.spec import ModelSpec, output_shape
 
 Runner = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
@@ -96,20 +96,24 @@ def _crop_to(spec: ModelSpec, ref: dict[str, np.ndarray], got: dict[str, np.ndar
     return {o.name: got[o.name][tuple(slice(0, n) for n in ref[o.name].shape)] for o in spec.outputs}
 
 
-def _same(spec: ModelSpec, inputs, a: dict, b: dict, precision: str) -> tuple[Stats, bool]:
-    """Worst stats over outputs of run b against run a (valid positions of `inputs`), and the verdict."""
-    stats, ok = [], True
+def _same(spec: ModelSpec, inputs, a: dict, b: dict, precision: str) -> dict[str, Stats]:
+    """Per output, run b against run a on the valid positions of `inputs`."""
+    return {o.name: compare(spec, o, inputs, a[o.name], b[o.name], spec.threshold(o.name, precision)[0].tie_margin)
+            for o in spec.outputs}
+
+
+def _outcome(check: str, spec: ModelSpec, precision: str, cases: list[dict[str, Stats]], detail: str,
+             ok: bool = True) -> Outcome:
+    """The check's verdict: each output over all compared cases (`parity.combine`) against its
+    thresholds; the row shows the worst output."""
+    per_output, passed = [], ok
     for o in spec.outputs:
         t, _ = spec.threshold(o.name, precision)
-        s = compare(spec, o, inputs, a[o.name], b[o.name], t.tie_margin)
-        ok = ok and judge(s, t.sqnr_db, t.agreement)
-        stats.append(s)
-    return worst(stats), ok
-
-
-def _outcome(check: str, stats: list[Stats], oks: list[bool], detail: str) -> Outcome:
-    w = worst(stats)
-    return Outcome(check, True, all(oks), round(w.sqnr_db, 3), clean(w.agreement), clean(w.max_abs), detail)
+        s = combine([case[o.name] for case in cases])
+        passed = passed and judge(s, t.sqnr_db, t.agreement)
+        per_output.append(s)
+    w = worst(per_output)
+    return Outcome(check, True, passed, round(w.sqnr_db, 3), clean(w.agreement), clean(w.max_abs), detail)
 
 
 def pad_length(spec, run, precision) -> Outcome:
@@ -118,16 +122,15 @@ def pad_length(spec, run, precision) -> Outcome:
     lengths, valid = _base(spec)
     base = make_batch(spec, lengths, valid, seed_for(spec.name, "pad_length"))
     ref = run(base)
-    stats, oks, tried = [], [], []
+    cases, tried = [], []
     axis = spec.masks[0].axis
     d = spec.dim(axis)
     for to in sorted({d.main_length, d.max, lengths[axis] + 3 * d.multiple_of}):
         if to <= lengths[axis] or not d.check(to):  # padding only grows a batch
             continue
         got = _crop_to(spec, ref, run(_pad(spec, base, axis, to)))
-        s, ok = _same(spec, base, ref, got, precision)
-        stats.append(s), oks.append(ok), tried.append(str(to))
-    return _outcome("pad_length", stats, oks, f"{axis} {lengths[axis]} padded to {', '.join(tried)}")
+        cases.append(_same(spec, base, ref, got, precision)), tried.append(str(to))
+    return _outcome("pad_length", spec, precision, cases, f"{axis} {lengths[axis]} padded to {', '.join(tried)}")
 
 
 def pad_content(spec, run, precision) -> Outcome:
@@ -136,11 +139,8 @@ def pad_content(spec, run, precision) -> Outcome:
     lengths, valid = _base(spec)
     base = make_batch(spec, lengths, valid, seed_for(spec.name, "pad_content"))
     ref = run(base)
-    stats, oks = [], []
-    for i in range(2):
-        s, ok = _same(spec, base, ref, run(_scramble_padding(spec, base, i)), precision)
-        stats.append(s), oks.append(ok)
-    return _outcome("pad_content", stats, oks, "random values / token ids in the padding, twice")
+    cases = [_same(spec, base, ref, run(_scramble_padding(spec, base, i)), precision) for i in range(2)]
+    return _outcome("pad_content", spec, precision, cases, "random values / token ids in the padding, twice")
 
 
 def edge_rows(spec, run, precision) -> Outcome:
@@ -164,13 +164,11 @@ def batch_independence(spec, run, precision) -> Outcome:
     batch = make_batch(spec, lengths, valid, seed_for(spec.name, "batch_independence"))
     together = run(batch)
     n = next(iter(batch.values())).shape[0]
-    stats, oks = [], []
+    cases = []
     for row in range(n):
         alone_in = {k: v[row : row + 1] for k, v in batch.items()}
-        alone = run(alone_in)
-        s, ok = _same(spec, alone_in, {k: v[row : row + 1] for k, v in together.items()}, alone, precision)
-        stats.append(s), oks.append(ok)
-    return _outcome("batch_independence", stats, oks, f"{n} rows alone vs together")
+        cases.append(_same(spec, alone_in, {k: v[row : row + 1] for k, v in together.items()}, run(alone_in), precision))
+    return _outcome("batch_independence", spec, precision, cases, f"{n} rows alone vs together")
 
 
 def sweep_lengths(spec: ModelSpec) -> dict[str, list[int]]:
@@ -189,7 +187,7 @@ def sweep_lengths(spec: ModelSpec) -> dict[str, list[int]]:
 
 
 def shape_sweep(spec, run, precision, reference: Runner | None = None) -> Outcome:
-    stats, oks, notes = [], [], []
+    cases, oks, notes = [], [], []
     for dim, lengths in sweep_lengths(spec).items():
         for n in lengths:
             sizes = {d.name: (n if d.name == dim else d.main_length) for d in spec.dims if d.name != "batch"}
@@ -202,15 +200,14 @@ def shape_sweep(spec, run, precision, reference: Runner | None = None) -> Outcom
                 if got[o.name].shape != want:
                     oks.append(False)
                     notes.append(f"{o.name} at {dim}={n} has shape {got[o.name].shape}, expected {want}")
-            if reference is not None:
-                s, ok = _same(spec, inputs, reference(inputs), got, precision)
-                stats.append(s), oks.append(ok)
+            if reference is not None and not notes:
+                cases.append(_same(spec, inputs, reference(inputs), got, precision))
             else:
                 oks.append(all(np.isfinite(v).all() for v in got.values()))
     detail = "; ".join(notes) or ", ".join(f"{k}={v}" for k, v in sweep_lengths(spec).items())
-    if not stats:
+    if not cases:
         return Outcome("shape_sweep", True, all(oks), None, None, None, detail)
-    return _outcome("shape_sweep", stats, oks, detail)
+    return _outcome("shape_sweep", spec, precision, cases, detail, all(oks))
 
 
 def run_suite(spec: ModelSpec, run: Runner, precision: str, reference: Runner | None = None) -> list[Outcome]:

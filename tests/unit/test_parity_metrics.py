@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mobilesdk.golden import calibration_batches, golden_cases, valid_from_inputs
-from mobilesdk.parity import SQNR_CAP_DB, compare, judge, sqnr_db, worst
+from mobilesdk.parity import SQNR_CAP_DB, Stats, combine, compare, judge, sqnr_db
 from mobilesdk.spec import Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec
 
 
@@ -60,8 +60,27 @@ def test_worst_case_over_cases():
     ref = np.eye(4, dtype=np.float32)
     good = compare(s, s.outputs[1], case.inputs, ref, ref)
     bad = compare(s, s.outputs[1], case.inputs, ref, ref * 0.5)
-    w = worst([good, bad])
+    w = combine([good, bad])
     assert w.sqnr_db == bad.sqnr_db and w.max_abs == bad.max_abs
+
+
+def test_agreement_is_pooled_over_every_case_decision():
+    """A short case with one flip in 6 decisions must not read as 83% when 100 more agree; a real
+    failure rate still fails."""
+    s = spec()
+    case = golden_cases(s)[0]
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(4, 4)).astype(np.float32)
+    flipped = ref.copy()
+    flipped[0] = -flipped[0]  # row 0 picks another class
+    one_flip = Stats(0.0, 0.0, 40.0, 5 / 6, True, decisions=6)
+    clean_case = Stats(0.0, 0.0, 50.0, 1.0, True, decisions=100)
+    pooled = combine([one_flip, clean_case])
+    assert pooled.agreement == pytest.approx(105 / 106) and pooled.decisions == 106
+    assert pooled.sqnr_db == 40.0 and judge(pooled, 20.0, 0.95)
+    bad = compare(s, s.outputs[1], case.inputs, ref, flipped)  # 1 of 4 rows: 75%
+    assert bad.decisions == 4 and bad.agreement == 0.75
+    assert not judge(combine([bad, bad, one_flip]), 20.0, 0.95)
 
 
 def test_golden_is_deterministic_and_right_padded():
