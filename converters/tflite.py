@@ -41,7 +41,7 @@ from converters.base import (
 )
 from converters.onnx import ConversionError, export_onnx
 from mobilesdk.errors import ConfigError, UnsupportedOpError
-from converters.tflite_int8 import float_op_count, prepare
+from converters.tflite_int8 import float_op_count, quantize
 from converters.tflite_buckets import Plan, avoid_channel_sizes, file_name, plan_for, plan_from_meta, static_shape
 from mobilesdk.golden import NP_DTYPES
 from mobilesdk.spec import ModelSpec, output_shape
@@ -122,6 +122,9 @@ class TFLiteConverter(Converter):
                 saved = saved_model(onnx_path, ctx, plan, bucket, work)
                 blobs.append(to_tflite(saved, ctx, plan, bucket, precision))
                 saved_all.append(saved)
+            if precision == "int8-static":
+                feeds = [list(_representative(ctx, plan, b, s.in_perm)) for b, s in zip(plan.buckets, saved_all)]
+                blobs = _quantize(blobs, feeds, ctx.model)
             for bucket, blob in zip(plan.buckets, blobs):
                 path = out_dir / file_name(plan, bucket)
                 written.append(path)
@@ -378,21 +381,23 @@ def to_tflite(saved: _Saved, ctx: BuildContext, plan: Plan, bucket: tuple[int, .
         # batches in the signature's dtypes. Float I/O stays (inference_input_type defaults to float32).
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = lambda: _representative(ctx, plan, bucket, saved.in_perm)
-        # Calibrate, fix the recorded ranges of clamp ops, then quantize all but the model's ends,
-        # normalisations and attention cores (converters/tflite_int8.py).
+        # Calibrate only: `convert` quantizes every bucket's calibrated file together (_quantize).
         conv._experimental_calibrate_only = True
     try:
-        with contextlib.redirect_stdout(io.StringIO()), native_stderr_held():  # the converter's "fully_quantize: ..."
-            blob = conv.convert()
-            if precision == "int8-static":
-                from tensorflow.lite.python import convert as tf_convert
-
-                widened, keep_float = prepare(blob)
-                blob = tf_convert.mlir_quantize(
-                    widened, disable_per_channel=conv._experimental_disable_per_channel, denylisted_nodes=keep_float)
-            return blob
+        with contextlib.redirect_stdout(io.StringIO()), native_stderr_held():
+            return conv.convert()
     except Exception as e:
         raise _explain_tflite(e, ctx.model, precision, plan.tag(bucket)) from e
+
+
+def _quantize(calibrated: list[bytes], feeds: list[list[dict]], name: str) -> list[bytes]:
+    """Full-integer files from calibrated ones, with one set of ranges for all buckets
+    (converters/tflite_int8.py: observed ranges, clamp fixes, ends/norms/attention in float)."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), native_stderr_held():  # "fully_quantize: ..."
+            return quantize(calibrated, feeds, SIGNATURE)
+    except Exception as e:
+        raise _explain_tflite(e, name, "int8-static", "all") from e
 
 
 def _representative(ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], in_perm):

@@ -1,9 +1,10 @@
 """Static int8 for TFLite: what the calibrated model needs before `mlir_quantize` makes it integer.
 
-`to_tflite` calibrates only, then `prepare` repairs the recorded ranges of clamp ops
-(`_widen_clamp_ranges`) and names the ops to leave in float (`_float_ends`: the model's first and
-last layers, normalisations and attention cores, the same split PT2E's XNNPACK quantizer makes for
-ExecuTorch). Both walk the TFLite flatbuffer, so they apply to any model onnx2tf converts.
+`to_tflite` calibrates only; `quantize` then sets one range per activation over all of a model's
+bucket files (`_observe_ranges`), repairs the ranges of clamp ops (`_widen_clamp_ranges`) and names
+the ops to leave in float (`_float_ends`: the model's first and last layers, normalisations and
+attention cores, the same split PT2E's XNNPACK quantizer makes for ExecuTorch). All of it walks the
+TFLite flatbuffer, so it applies to any model onnx2tf converts.
 """
 from __future__ import annotations
 
@@ -38,15 +39,98 @@ def float_op_count(blob: bytes) -> tuple[int, int]:
     return floats, len(ops)
 
 
-def prepare(calibrated: bytes) -> tuple[bytes, list[str]]:
-    """The calibrated model with its clamp ranges widened, and the ops to keep in float: what
-    `mlir_quantize` takes. The flatbuffer is parsed once for both."""
+def quantize(calibrated: list[bytes], feeds: list[list[dict]], signature: str) -> list[bytes]:
+    """The int8 files for one model's calibrated bucket files (`feeds[i]`: bucket i's calibration
+    batches for `signature`): shared least-error ranges, clamp ranges widened, ends, normalisations
+    and attention cores left in float."""
+    from tensorflow.lite.python import convert as tf_convert
     from tensorflow.lite.tools import flatbuffer_utils
 
-    model, kind = _load(calibrated)
-    keep = _float_ends(model, kind)  # reads the graph only; widening changes recorded ranges only
-    _widen_clamp_ranges(model, kind)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), sorted(keep)
+    loaded = [_load(blob) for blob in calibrated]
+    _observe_ranges([model for model, _ in loaded], calibrated, feeds, signature)
+    out = []
+    for model, kind in loaded:
+        keep = _float_ends(model, kind)  # reads the graph only; widening changes recorded ranges only
+        _widen_clamp_ranges(model, kind)
+        widened = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+        out.append(tf_convert.mlir_quantize(widened, disable_per_channel=False, denylisted_nodes=sorted(keep)))
+    return out
+
+
+SAMPLES_PER_RUN = 8192  # values kept per tensor and calibration batch to choose its range from
+
+
+def _observe_ranges(models, calibrated: list[bytes], feeds: list[list[dict]], signature: str) -> None:
+    """Set every activation's range from its values on all buckets' calibration batches, run in the
+    calibrated (still float) files: one range per tensor name, the one with least squared error.
+
+    - One range per name across buckets: calibrated one by one, each bucket took its own scales
+      from data cropped to its length, so the same frames carried different int8 rounding in two
+      buckets, and padding a batch into the next bucket flipped 4 of 75 aligner frames (pad_length
+      94.7%). Shared, the valid positions compute the same in every bucket (pad_length exact).
+    - Least squared error (`_mse_range`), not the raw min/max the converter records, as PT2E's
+      HistogramObserver does for ExecuTorch: a rare extreme no longer spreads the 256 levels thin.
+      Aligner log-probs 33.1 -> 34.4 dB, mean error 0.080 -> 0.070 (small preset).
+    A tensor the interpreter does not keep gets the union of its recorded min/max.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    samples: dict[str, list] = {}
+    rng = np.random.default_rng(0)
+    for blob, batches in zip(calibrated, feeds):
+        interp = Interpreter(model_content=blob, experimental_preserve_all_tensors=True)
+        interp.allocate_tensors()
+        run = interp.get_signature_runner(signature)
+        tensors = [d for d in interp.get_tensor_details() if d["dtype"] == np.float32]
+        for feed in batches:
+            run(**feed)
+            for d in tensors:
+                try:
+                    x = interp.get_tensor(d["index"]).ravel()
+                except ValueError:  # not kept (a constant folded away, a scratch tensor)
+                    continue
+                x = x[np.isfinite(x)]  # a masked score may be -inf; it is never an int8 value
+                if not x.size:
+                    continue
+                seen = samples.setdefault(d["name"], [0.0, 0.0, []])  # min, max, values
+                seen[0], seen[1] = min(seen[0], float(x.min())), max(seen[1], float(x.max()))
+                seen[2].append(x[rng.integers(0, x.size, SAMPLES_PER_RUN)] if x.size > SAMPLES_PER_RUN else x)
+    observed = {name: _mse_range(np.concatenate(x), lo, hi) for name, (lo, hi, x) in samples.items()}
+    ranges: dict[bytes, list[tuple[float, float]]] = {}
+    for model in models:
+        for q, name in _ranged(model):
+            ranges.setdefault(name, []).append((float(np.min(q.min)), float(np.max(q.max))))
+    for model in models:
+        for q, name in _ranged(model):
+            lo, hi = observed.get(name.decode()) or (min(r[0] for r in ranges[name]), max(r[1] for r in ranges[name]))
+            q.min, q.max = [lo] * len(q.min), [hi] * len(q.max)
+
+
+CLIP_RATIOS = np.linspace(0.2, 1.0, 81)
+
+
+def _mse_range(x: np.ndarray, lo: float, hi: float, bins: int = 2048) -> tuple[float, float]:
+    """The range over 256 levels with the least squared error on samples x of a tensor whose
+    extremes are lo <= 0 <= hi: [lo, hi] scaled by each of CLIP_RATIOS, judged on a histogram
+    (a clipped value costs its distance to the bound, any other step^2 / 12)."""
+    if hi - lo <= 0:
+        return lo, hi
+    counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+    centers = (edges[:-1] + edges[1:]) / 2
+    a, b = CLIP_RATIOS[:, None] * lo, CLIP_RATIOS[:, None] * hi
+    step = (b - a) / 255
+    err = np.where(centers < a, (centers - a) ** 2, np.where(centers > b, (centers - b) ** 2, step**2 / 12))
+    best = int(np.argmin(err @ counts))
+    return float(a[best, 0]), float(b[best, 0])
+
+
+def _ranged(model):
+    """(quantization, tensor name) for every per-tensor calibrated range in the model."""
+    for graph in model.subgraphs:
+        for t in graph.tensors:
+            q = t.quantization
+            if q is not None and q.min is not None and len(q.min) == 1:
+                yield q, t.name
 
 
 def _widen_clamp_ranges(model, kind) -> None:
