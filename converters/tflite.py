@@ -124,7 +124,7 @@ class TFLiteConverter(Converter):
                 saved_all.append(saved)
             if precision == "int8-static":
                 feeds = [list(_representative(ctx, plan, b, s.in_perm)) for b, s in zip(plan.buckets, saved_all)]
-                blobs = _quantize(blobs, feeds, ctx.model)
+                blobs = _quantize(blobs, feeds, ctx.model, "/".join(plan.tag(b) for b in plan.buckets))
             for bucket, blob in zip(plan.buckets, blobs):
                 path = out_dir / file_name(plan, bucket)
                 written.append(path)
@@ -390,14 +390,14 @@ def to_tflite(saved: _Saved, ctx: BuildContext, plan: Plan, bucket: tuple[int, .
         raise _explain_tflite(e, ctx.model, precision, plan.tag(bucket)) from e
 
 
-def _quantize(calibrated: list[bytes], feeds: list[list[dict]], name: str) -> list[bytes]:
+def _quantize(calibrated: list[bytes], feeds: list[list[dict]], name: str, tags: str) -> list[bytes]:
     """Full-integer files from calibrated ones, with one set of ranges for all buckets
     (converters/tflite_int8.py: observed ranges, clamp fixes, ends/norms/attention in float)."""
     try:
         with contextlib.redirect_stdout(io.StringIO()), native_stderr_held():  # "fully_quantize: ..."
             return quantize(calibrated, feeds, SIGNATURE)
     except Exception as e:
-        raise _explain_tflite(e, name, "int8-static", "all") from e
+        raise _explain_tflite(e, name, "int8-static", tags) from e
 
 
 def _representative(ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], in_perm):

@@ -89,11 +89,12 @@ def _observe_ranges(models, calibrated: list[bytes], feeds: list[list[dict]], si
                     x = interp.get_tensor(d["index"]).ravel()
                 except ValueError:  # not kept (a constant folded away, a scratch tensor)
                     continue
-                x = x[np.isfinite(x)]  # a masked score may be -inf; it is never an int8 value
-                if not x.size:
-                    continue
+                lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+                if not np.isfinite([lo, hi]).all():  # a masked score may be -inf: never an int8 value
+                    x = x[np.isfinite(x)]
+                    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
                 seen = samples.setdefault(d["name"], [0.0, 0.0, []])  # min, max, values
-                seen[0], seen[1] = min(seen[0], float(x.min())), max(seen[1], float(x.max()))
+                seen[0], seen[1] = min(seen[0], lo), max(seen[1], hi)
                 seen[2].append(x[rng.integers(0, x.size, SAMPLES_PER_RUN)] if x.size > SAMPLES_PER_RUN else x)
     observed = {name: _mse_range(np.concatenate(x), lo, hi) for name, (lo, hi, x) in samples.items()}
     ranges: dict[bytes, list[tuple[float, float]]] = {}
