@@ -136,7 +136,7 @@ class TFLiteConverter(Converter):
         finally:
             shutil.rmtree(work, ignore_errors=True)
         meta = _meta(plan, saved_all, written, precision, time.perf_counter() - start)
-        if precision == "int8-static":  # what stays float (tflite_int8.prepare), in the main bucket
+        if precision == "int8-static":  # what stays float (tflite_int8.quantize), in the main bucket
             meta["fp32_ops"], meta["ops"] = float_op_count(blobs[0])
         return Converted(files=written, meta=meta)
 

@@ -87,8 +87,8 @@ def render_report(m: Manifest, sizes: dict[str, int]) -> str:
         "",
         f"Overall: **{'PASS' if m.passed else 'FAIL'}**. Numbers are over valid (unpadded) positions, worst case "
         "over the golden cases. SQNR in dB; agreement is top-1 / frame-argmax / LID agreement with PyTorch "
-        "over all the golden cases' decisions together, where a decision PyTorch itself nearly ties (top-2 gap under the precision's tie margin) may go "
-        "either way. Thresholds in parentheses.",
+        "over all the golden cases' decisions together, where a decision PyTorch itself nearly ties "
+        "(top-2 gap under the precision's tie margin) may go either way. Thresholds in parentheses.",
         "",
     ]
     for model in m.models:
