@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from converters.base import BuildContext, Converted, get
-from mobilesdk.bundle import artifact_size, load_golden
+from mobilesdk.pipeline.bundle import artifact_size, load_golden
 from mobilesdk.spec import spec_from_json
 
 
@@ -37,7 +37,7 @@ def main() -> int:
         for a in model["artifacts"]:
             if a["files"] and get(a["format"]).check() is None and a["runtime"] != "mil-reference":
                 conv = get(a["format"])
-                runners[(a["format"], a["precision"])] = conv.load(Converted([args.bundle / f for f in a["files"]], a["meta"]), ctx)
+                runners[(a["format"], a["precision"])] = conv.runner(Converted([args.bundle / f for f in a["files"]], a["meta"]), ctx.spec)
         times = {k: [] for k in runners}
         for k, run in runners.items():
             run(inputs)  # warm-up

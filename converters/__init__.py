@@ -1,4 +1,2 @@
-"""Backends. Importing this package registers every converter module listed here."""
-from converters import executorch  # noqa: F401
-from converters import coreml  # noqa: F401
-from converters import onnx, tflite  # noqa: F401
+"""Backends, one package each. Importing this package registers every backend listed here."""
+from converters import coreml, executorch, onnx, tflite  # noqa: F401

@@ -1,25 +1,26 @@
 """The converter protocol and registry.
 
-Every backend is one module in this package that subclasses `Converter` and calls `register`.
-Heavy toolchain imports happen inside methods, so a missing toolchain makes one converter
-unavailable (reported by `check()` and `mobilesdk doctor`), never the whole program broken.
+A backend is one package under `converters/` that subclasses `Converter` and registers an instance
+in its `__init__.py`; `converters/__init__.py` lists the packages. Heavy toolchain imports happen
+inside methods, so a missing toolchain makes one converter unavailable (reported by `check()` and
+`mobilesdk doctor`), never the whole program broken.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
-import numpy as np
+from mobilesdk.errors import ConfigError, summary
+from mobilesdk.spec import Arrays, ModelSpec, Runner
 
-from mobilesdk.spec import ModelSpec
-
-Arrays = dict[str, np.ndarray]
-Runner = Callable[[Arrays], Arrays]
+T = TypeVar("T")
 
 
 @dataclass
@@ -30,7 +31,7 @@ class BuildContext:
     spec: ModelSpec
     example_inputs: Arrays  # one batch in spec dtypes, the capture's example
     calibration: list[Arrays] = field(default_factory=list)  # reference batches for static int8
-    options: dict = field(default_factory=dict)  # per-model converter options from bundle.toml
+    options: dict = field(default_factory=dict)  # this converter's [models.<name>.<format>] table
 
 
 @dataclass
@@ -42,24 +43,38 @@ class Converted:
 
 
 class Converter:
+    """One backend. Subclasses set the class attributes and implement every method but `convert`."""
+
     name: str = ""  # also the folder name in the bundle: models/<model>/<name>/<precision>/
-    suffix: str = ""  # the main artifact's file suffix
     precisions: tuple[str, ...] = ()
     diagnostic: bool = False  # a stepping stone kept to locate drift, not shipped to apps
-    runtime: str = ""  # what executes the artifact during parity
+    options: dict[str, type] = {}  # keys of [models.<name>.<format>] in bundle.toml, with their types
 
     def check(self) -> str | None:
         """None when the toolchain is usable, else a one-line reason naming the fix."""
         raise NotImplementedError
 
     def versions(self) -> dict[str, str]:
-        """Toolchain package versions, recorded in the manifest."""
-        return {}
-
-    def convert(self, ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
+        """Toolchain package versions, recorded in the manifest and part of every cache key."""
         raise NotImplementedError
 
-    def load(self, converted: Converted, ctx: BuildContext) -> Runner:
+    def runtime(self) -> str:
+        """What executes the artifact during parity, recorded per manifest row."""
+        raise NotImplementedError
+
+    def convert(self, ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
+        """Convert `ep` (never mutated) at `precision` into files under `out_dir`."""
+        if precision not in self.precisions:
+            raise ConfigError(f"`{self.name}` has no precision `{precision}`; use one of {', '.join(self.precisions)}")
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return self.write(ep, ctx, precision, out_dir)
+
+    def write(self, ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
+        """`convert` after its checks; leaves no partial file behind when it raises."""
+        raise NotImplementedError
+
+    def runner(self, converted: Converted, spec: ModelSpec) -> Runner:
         """A callable that runs the artifact in its own runtime on spec-shaped inputs."""
         raise NotImplementedError
 
@@ -73,31 +88,41 @@ def register(converter: Converter) -> Converter:
 
 
 def registry() -> dict[str, Converter]:
-    import converters  # noqa: F401  (imports every backend module, which registers itself)
+    import converters  # noqa: F401  (imports every backend package, which registers itself)
 
     return dict(_REGISTRY)
 
 
 def get(name: str) -> Converter:
-    from mobilesdk.errors import ConfigError
-
     reg = registry()
     if name not in reg:
         raise ConfigError(f"unknown format `{name}`; known formats: {', '.join(sorted(reg))}")
     return reg[name]
 
 
+_MEMO: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
+def memo_per_program(ep, key: tuple, make: Callable[[], T]) -> T:
+    """`make()` once per ExportedProgram and key, kept while the program lives.
+
+    Precisions of one backend share expensive steps (an ONNX export, a decomposition, a SavedModel);
+    the pipeline converts every precision from the same ExportedProgram object.
+    """
+    table = _MEMO.setdefault(ep, {})
+    if key not in table:
+        table[key] = make()
+    return table[key]
+
+
 def import_problem(what: str, modules: tuple[str, ...]) -> str | None:
     """None when every module imports, else a one-line reason naming the fix (for `check()`)."""
-    import importlib
-
     for module in modules:
         try:
             with native_stderr_held():  # TensorFlow's absl and CUDA-probe banners
                 importlib.import_module(module)
         except Exception as e:  # ImportError, or a broken native extension
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            return f"{what} is not usable ({type(e).__name__}: {first}). Fix: run `make setup`"
+            return f"{what} is not usable ({summary(e)}). Fix: run `make setup`"
     return None
 
 
@@ -108,6 +133,10 @@ def package_version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "not installed"
+
+
+def versions_of(*dists: str) -> dict[str, str]:
+    return {d: package_version(d) for d in dists}
 
 
 @contextlib.contextmanager

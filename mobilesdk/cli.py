@@ -25,11 +25,10 @@ EPILOG = textwrap.dedent(
 
 
 def cmd_build(args) -> int:
-    from converters.base import registry
-    from mobilesdk.build import build
-    from mobilesdk.config import load
+    from mobilesdk.pipeline import load_config
+    from mobilesdk.pipeline.build import build
 
-    cfg = load(args.config, tuple(registry()))
+    cfg = load_config(args.config)
     out = Path(args.out) if args.out else cfg.out or Path("dist/bundle")
     manifest = build(cfg, out, use_cache=not args.no_cache, jobs=args.jobs)
     rows = [a for m in manifest.models for a in m.artifacts]
@@ -43,7 +42,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from mobilesdk.verify import verify
+    from mobilesdk.pipeline.verify import verify
 
     report = verify(Path(args.bundle), parity=not args.hashes_only)
     for line in report.checked:
@@ -73,13 +72,13 @@ def cmd_models(args) -> int:
 def cmd_doctor(args) -> int:
     import platform
 
-    from converters.base import package_version, registry
+    from mobilesdk.pipeline import converters, package_version
 
     print(f"python {platform.python_version()} on {platform.system()} {platform.machine()}")
     for dist in ("torch", "numpy", "executorch", "torchao", "onnx", "onnxruntime", "onnx2tf", "tensorflow", "ai-edge-litert", "coremltools"):
         print(f"  {dist:<16} {package_version(dist)}")
     unavailable = 0
-    for name, conv in sorted(registry().items()):
+    for name, conv in sorted(converters().items()):
         reason = conv.check()
         unavailable += reason is not None
         print(f"converter {name:<12} {'available' if reason is None else 'UNAVAILABLE: ' + reason}")

@@ -19,12 +19,17 @@
     formats = ["executorch"]       # per-model overrides of the [bundle] lists
     skip = ["executorch/int8-static"]   # format/precision pairs this model leaves out
 
+    [models.mybert.tflite]         # options of one converter for this model (`Converter.options`)
+    buckets = { tokens = [32, 64, 128] }
+
 Every mistake is a ConfigError naming the key and the fix.
 """
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +73,7 @@ class ModelConfig:
     calibration_batches: int
     fp16_safe_masks: bool
     skip: tuple[str, ...] = ()  # "format/precision" pairs left out
+    options: dict[str, dict] = dataclasses.field(default_factory=dict)  # format -> [models.<name>.<format>]
 
     @property
     def source(self) -> str:
@@ -86,7 +92,9 @@ class BundleConfig:
 def _check_keys(table: dict, allowed: dict, where: str) -> None:
     for key, value in table.items():
         if key not in allowed:
-            raise ConfigError(f"{where}: unknown key `{key}`; allowed keys: {', '.join(sorted(allowed))}")
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            raise ConfigError(f"{where}: unknown key `{key}`; {hint}allowed keys: {', '.join(sorted(allowed))}")
         want = allowed[key]
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise ConfigError(f"{where}: `{key}` must be a {want.__name__}, got {type(value).__name__} {value!r}")
@@ -101,8 +109,11 @@ def _names(value: list, key: str, where: str, known: tuple[str, ...]) -> tuple[s
     return tuple(value)
 
 
-def load(path: str | Path, known_formats: tuple[str, ...]) -> BundleConfig:
+def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[str, dict[str, type]] | None = None
+         ) -> BundleConfig:
+    """The config at `path`; `known_options` maps each format to the option keys its converter takes."""
     path = Path(path)
+    known_options = known_options or {}
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -127,6 +138,12 @@ def load(path: str | Path, known_formats: tuple[str, ...]) -> BundleConfig:
             raise ConfigError(f"{where}: model names must match {NAME.pattern} (they become file and class names)")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: must be a table")
+        options = {fmt: table.pop(fmt) for fmt in known_formats if isinstance(table.get(fmt), dict)}
+        for fmt, opts in options.items():
+            allowed = known_options.get(fmt, {})
+            if not allowed:
+                raise ConfigError(f"{where}: format `{fmt}` takes no options; remove [models.{name}.{fmt}]")
+            _check_keys(opts, allowed, f"{path} [models.{name}.{fmt}]")
         _check_keys(table, MODEL_KEYS, where)
         if ("family" in table) == ("factory" in table):
             raise ConfigError(f"{where}: set exactly one of `family` (a reference model) or `factory` (\"pkg.module:function\")")
@@ -157,6 +174,7 @@ def load(path: str | Path, known_formats: tuple[str, ...]) -> BundleConfig:
                 calibration_batches=table.get("calibration_batches", batches),
                 fp16_safe_masks=table.get("fp16_safe_masks", bundle.get("fp16_safe_masks", False)),
                 skip=tuple(table.get("skip", [])),
+                options=options,
             )
         )
     out = bundle.get("out")

@@ -2,7 +2,7 @@
 
 Golden cases exercise the masks: every batch mixes valid lengths with right padding, and the cases
 cover each dim's main length, an odd length, its minimum and its maximum. Calibration batches for static int8
-span the whole range of mask lengths (TOOLCHAIN_TRAPS.md trap 10). Audio is speech-like (voiced
+span the whole range of mask lengths (docs/toolchain-traps.md#10). Audio is speech-like (voiced
 harmonics with a moving pitch and syllable envelopes), not white noise, so quantization ranges
 match what an app will feed.
 """
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mobilesdk.spec import ModelSpec, TensorSpec
+from mobilesdk.spec import NP_DTYPES, ModelSpec, TensorSpec
 
-NP_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 SAMPLE_RATE = 16000
 
 

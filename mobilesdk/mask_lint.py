@@ -12,9 +12,9 @@ import re
 import torch
 
 from mobilesdk.manifest import LintFinding as Finding
+from mobilesdk.spec import FP16_SAFE_MASK_FILL
 
 FP16_MAX = 65504.0
-SAFE_FILL = -1e4
 SOFTMAX = ("_softmax", "softmax", "_safe_softmax", "log_softmax", "_log_softmax", "scaled_dot_product_attention")
 
 
@@ -63,7 +63,7 @@ def lint(ep, rewrite: bool = False) -> list[Finding]:
                 if _unsafe(a):
                     findings.append(Finding(node.name, _name(node), repr(float(a)), _source(node), rewrite))
                     if rewrite:
-                        args[i] = SAFE_FILL if a < 0 else -SAFE_FILL
+                        args[i] = FP16_SAFE_MASK_FILL if a < 0 else -FP16_SAFE_MASK_FILL
             if rewrite and args != list(node.args):
                 node.args = tuple(args)
                 changed = True
@@ -77,7 +77,7 @@ def lint(ep, rewrite: bool = False) -> list[Finding]:
                 user = next(iter(node.users), node)
                 findings.append(Finding(user.name, "constant", repr(float(t[bad].flatten()[0])), _source(user), rewrite))
                 if rewrite:
-                    safe = torch.where(t < 0, torch.full_like(t, SAFE_FILL), torch.full_like(t, -SAFE_FILL))
+                    safe = torch.where(t < 0, torch.full_like(t, FP16_SAFE_MASK_FILL), torch.full_like(t, -FP16_SAFE_MASK_FILL))
                     ep.constants[name] = torch.where(bad, safe, t)
     if changed:
         ep.graph_module.recompile()

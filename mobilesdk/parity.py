@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mobilesdk.golden import lengths_from_inputs, valid_from_inputs
-from mobilesdk.spec import ModelSpec, OutputSpec, valid_length
+from mobilesdk.spec import DEFAULT_THRESHOLDS, ModelSpec, OutputSpec, valid_length
 
-SQNR_CAP_DB = 200.0
-TIE_TOLERANCE = 1e-5  # relative gap under which two reference logits count as tied  # identical outputs: reported as the cap, not infinity (JSON has no inf)
+SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
+FP32_TIE_MARGIN = DEFAULT_THRESHOLDS["fp32"].tie_margin
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
 
 
 def compare(spec: ModelSpec, output: OutputSpec, inputs: dict[str, np.ndarray], ref: np.ndarray, got: np.ndarray,
-            tie_margin: float = 1e-5) -> Stats:
+            tie_margin: float = FP32_TIE_MARGIN) -> Stats:
     if got.shape != ref.shape:
         raise ValueError(f"output `{output.name}` has shape {got.shape}, PyTorch gave {ref.shape}")
     sel = valid_selector(spec, output, inputs, ref.shape)
@@ -83,7 +83,7 @@ def compare(spec: ModelSpec, output: OutputSpec, inputs: dict[str, np.ndarray], 
     return Stats(float(diff.max()), float(diff.mean()), sqnr_db(r, g), agreement, finite, decisions)
 
 
-def decision_agreement(ref: np.ndarray, got: np.ndarray, tie_margin: float = 1e-5) -> float:
+def decision_agreement(ref: np.ndarray, got: np.ndarray, tie_margin: float = FP32_TIE_MARGIN) -> float:
     """Fraction of rows where the artifact picks a class PyTorch ranks first.
 
     A class within `tie_margin` (relative) of PyTorch's best counts as first: on a near-tie (seen:

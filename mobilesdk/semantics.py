@@ -13,16 +13,14 @@ noise is tolerated but a mask that stopped working is not:
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
+from mobilesdk.errors import summary
 from mobilesdk.golden import make_batch, seed_for
 from mobilesdk.manifest import SemanticRow as Outcome
 from mobilesdk.parity import Stats, clean, combine, compare, judge, worst
-from mobilesdk.spec import ModelSpec, output_shape
+from mobilesdk.spec import ModelSpec, Runner, output_shape
 
-Runner = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 CHECKS = ("pad_length", "pad_content", "edge_rows", "batch_independence", "shape_sweep")
 
 
@@ -223,5 +221,4 @@ def _guarded(name: str, fn) -> Outcome:
     try:
         return fn()
     except Exception as e:
-        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return Outcome(name, True, False, None, None, None, f"crashed: {type(e).__name__}: {text}"[:300])
+        return Outcome(name, True, False, None, None, None, f"crashed: {summary(e)}")

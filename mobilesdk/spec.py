@@ -11,8 +11,19 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
 
 DTYPES = ("float32", "int32", "int64")
+NP_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
+
+# The additive mask value for attention scores: far below any real score, yet finite in fp16 (a
+# fully padded row stays finite; -inf or finfo(float32).min overflow, see mobilesdk/mask_lint.py).
+FP16_SAFE_MASK_FILL = -1e4
+
+Arrays = dict[str, np.ndarray]  # tensors by spec name
+Runner = Callable[[Arrays], Arrays]  # PyTorch or an artifact in its runtime: spec inputs -> outputs
 METRICS = ("sqnr", "top1", "frame_argmax", "lid")
 INPUT_KINDS = ("audio", "tokens", "mask", "category")
 
@@ -29,7 +40,7 @@ class Threshold:
     agreement: float  # fraction of top-1 / frame-argmax / LID decisions that must match PyTorch
     # A decision whose PyTorch top-2 gap is below tie_margin * max(1, |top logit|) is a near-tie:
     # picking either tied class agrees. Each precision's rounding noise can flip such ties alone.
-    tie_margin: float = 1e-5
+    tie_margin: float
 
 
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {

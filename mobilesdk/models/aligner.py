@@ -23,11 +23,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from mobilesdk.errors import ConfigError
-from mobilesdk.spec import DerivedDim, Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec, ThresholdOverride
+from mobilesdk.spec import (
+    FP16_SAFE_MASK_FILL, DerivedDim, Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec, ThresholdOverride,
+)
 
 CONV_STACK: tuple[tuple[int, int], ...] = ((10, 5), (3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2))
 FRAMES = DerivedDim("frames", source="samples", conv_stack=CONV_STACK)
-MASK_FILL = -1e4
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class LanguageAwareLayer(nn.Module):
         # slices, not torch.split: split pins the batch dim when ExecuTorch lowers to XNNPACK (1.5.1)
         q, k, v = (qkv[..., i * h : (i + 1) * h].reshape(t, b, self.heads, hd).permute(1, 2, 0, 3) for i in range(3))
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd)  # [B, heads, T, T]
-        scores = torch.where(keep[:, None, None, :], scores, torch.tensor(MASK_FILL, dtype=scores.dtype))
+        scores = torch.where(keep[:, None, None, :], scores, torch.tensor(FP16_SAFE_MASK_FILL, dtype=scores.dtype))
         ctx = (scores.softmax(dim=-1) @ v).permute(2, 0, 1, 3).reshape(t, b, h)
         x = x + self.out(ctx)
         return x + self.ff(self.norm2(x))

@@ -9,7 +9,7 @@ input_ids [B, T] (0 = pad) + attention_mask [B, T] (1 valid, right padded)
   -> lid [B, T, L]: Conv1d head (kernel 3 over tokens, padded tokens zeroed first)
   -> sentiment [B, C]: masked mean pool (count clamped to >= 1) and a Linear
 
-Attention masks use `torch.where(keep, scores, -1e4)` (TOOLCHAIN_TRAPS.md trap 10): fully padded
+Attention masks use `torch.where(keep, scores, -1e4)` (docs/toolchain-traps.md#10): fully padded
 rows stay finite and the fill is not folded into a quantized add.
 """
 from __future__ import annotations
@@ -22,9 +22,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from mobilesdk.errors import ConfigError
-from mobilesdk.spec import Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec
+from mobilesdk.spec import FP16_SAFE_MASK_FILL, Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec
 
-MASK_FILL = -1e4
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class SharedLayer(nn.Module):
         # slices, not torch.split: split pins the batch dim when ExecuTorch lowers to XNNPACK (1.5.1)
         q, k, v = (qkv[..., i * h : (i + 1) * h].reshape(b, t, self.heads, hd).transpose(1, 2) for i in range(3))
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
-        scores = torch.where(keep[:, None, None, :], scores, torch.tensor(MASK_FILL, dtype=scores.dtype))
+        scores = torch.where(keep[:, None, None, :], scores, torch.tensor(FP16_SAFE_MASK_FILL, dtype=scores.dtype))
         ctx = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, t, h)
         x = self.norm1(x + self.out(ctx))
         return self.norm2(x + self.ff(x))

@@ -1,11 +1,10 @@
-"""Core ML converter on the three tiny reference families, in every precision, plus the fp16 mask trap.
+"""Core ML converter specifics (the families x precisions run in tests/backends/test_matrix.py).
 
 Parity runs in the converter's own runtime: Core ML predict on macOS (both compute-unit sets), the
 MIL reference evaluator elsewhere. Skips as a whole when coremltools is unusable (`check()` says why).
 """
 from __future__ import annotations
 
-import functools
 import math
 import platform
 import shutil
@@ -16,127 +15,36 @@ import pytest
 import torch
 from torch import nn
 
-from converters.base import BuildContext, get
+from converters.base import BuildContext
 from mobilesdk import capture, golden
-from mobilesdk.parity_run import evaluate
+from mobilesdk.pipeline.check import evaluate
 from mobilesdk.spec import DerivedDim, Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec
+from tests.conftest import describe, require
 
-CONVERTER = get("coreml")
-_reason = CONVERTER.check()
-if _reason:
-    pytest.skip(_reason, allow_module_level=True)
+CONVERTER = require("coreml")
 
 import coremltools as ct  # noqa: E402
 
-FAMILIES = ("enhancer", "textclf", "aligner")
-ON_MAC = CONVERTER.runtime == "coreml-predict"
+ON_MAC = CONVERTER.runtime() == "coreml-predict"
 
 
-@functools.lru_cache(maxsize=None)
-def family(name: str):
-    """Built once per module: module, spec, the ExportedProgram, a build context and the golden set."""
-    from mobilesdk.models import build_model
-
-    module, spec = build_model(name, "tiny", name=name)
-    cases = golden.golden_cases(spec)
-    ep = capture.capture(module, spec, cases[0].inputs)
-    ctx = BuildContext(model=name, spec=spec, example_inputs=cases[0].inputs)
-    gold = [(c.name, c.inputs, capture.run_torch(module, spec, c.inputs)) for c in cases]
-    return SimpleNamespace(module=module, spec=spec, ep=ep, ctx=ctx, golden=gold, cases=cases, converted={},
-                           code=ep.graph_module.code, signature=str(ep.graph_signature))
+def test_saved_package_facts(harness):
+    for precision in CONVERTER.precisions:
+        conv = harness.convert("enhancer", "coreml", precision)
+        assert conv.files[0].name == "model.mlpackage" and conv.files[0].is_dir()
+        assert conv.meta["evaluator"] == CONVERTER.runtime() and conv.meta["shapes"].startswith("dynamic")
+        assert "mil_ops_unevaluated" not in conv.meta, conv.meta["mil_ops_unevaluated"]
+        if precision in ("int8-weights", "palettize6"):
+            assert conv.meta["compressed_weights"] > 0 and conv.meta["weight_threshold"] == 64
 
 
-def converted(name: str, precision: str, tmp_path_factory):
-    f = family(name)
-    if precision not in f.converted:
-        out = tmp_path_factory.mktemp(f"{name}-{precision}")
-        f.converted[precision] = CONVERTER.convert(f.ep, f.ctx, precision, out)
-    return f.converted[precision]
-
-
-def describe(rows) -> str:
-    return "; ".join(
-        f"{r.output}: {r.sqnr_db:.1f} dB (min {r.min_sqnr_db}), agreement {r.agreement} (min {r.min_agreement}), "
-        f"max_abs {r.max_abs}" for r in rows
-    )
-
-
-def flips(f, outputs: list[dict], rows) -> str:
-    """For each output below its agreement threshold: how many decisions flipped and PyTorch's top-2
-    logit margin at those decisions (small margins mean near-ties that any rounding can flip)."""
-    from mobilesdk.parity import valid_selector
-
-    notes = []
-    for r in rows:
-        if r.agreement is None or r.agreement >= r.min_agreement:
-            continue
-        out, margins, total = f.spec.output(r.output), [], 0
-        for (_, inputs, ref), got in zip(f.golden, outputs):
-            sel = valid_selector(f.spec, out, inputs, ref[out.name].shape)
-            want, have = ref[out.name][sel], got[out.name][sel]
-            flipped = np.argmax(want, -1) != np.argmax(have, -1)
-            top2 = np.sort(want, -1)[..., -2:]
-            margins += [float(m) for m in (top2[..., 1] - top2[..., 0])[flipped]]
-            total += flipped.size
-        notes.append(f"{r.output}: {len(margins)} of {total} decisions flip, PyTorch top-2 margins there "
-                     f"{[round(m, 4) for m in sorted(margins)]}")
-    return "; ".join(notes)
-
-
-class Recording:
-    """A runner that keeps what it returned, in call order."""
-
-    def __init__(self, runner):
-        self.runner, self.outputs = runner, []
-
-    def __call__(self, arrays):
-        out = self.runner(arrays)
-        self.outputs.append(out)
-        return out
-
-
-# Rows whose SQNR passes but whose decision agreement does not, measured on this machine kind with the
-# MIL reference evaluator. Not loosened: the test xfails visibly with the numbers, and the manifest row
-# stays failed. The flips sit at near-ties of PyTorch's own logits (see `flips`); deciding whether the
-# defaults (100% at fp16, 95% for compressed weights) should discount near-ties is the spec owner's call.
-BELOW_AGREEMENT = {
-    ("textclf", "fp16"), ("textclf", "int8-weights"),
-    ("aligner", "fp16"), ("aligner", "int8-weights"),
-}
-
-
-# the families x precisions ------------------------------------------------------------------------
-@pytest.mark.parametrize("name,precision", [(n, p) for n in FAMILIES for p in CONVERTER.precisions])
-def test_family_parity(name, precision, tmp_path_factory):
-    f = family(name)
-    conv = converted(name, precision, tmp_path_factory)
-    path = conv.files[0]
-    assert path.name == "model.mlpackage" and path.is_dir()
-    for key in ("min_deployment_target", "compute_precision", "shapes", "mil_ops", "evaluator"):
-        assert key in conv.meta, key
-    assert conv.meta["evaluator"] == CONVERTER.runtime
-    assert conv.meta["shapes"].startswith("dynamic")
-    assert "mil_ops_unevaluated" not in conv.meta, conv.meta["mil_ops_unevaluated"]
-    if precision in ("int8-weights", "palettize6"):
-        assert conv.meta["compressed_weights"] > 0 and conv.meta["weight_threshold"] == 64
-
-    runner = Recording(CONVERTER.load(conv, f.ctx))
-    rows = evaluate(runner, f.spec, precision, f.golden)
-    print(f"{name} {precision} [{CONVERTER.runtime}] {conv.meta['size_bytes'] // 1024} KB: {describe(rows)}")
-    if ON_MAC:  # each compute-unit set on its own; the row above is the worse of the two per output
-        for unit, unit_runner in CONVERTER.load_compute_units(conv, f.ctx).items():
-            print(f"  {unit}: {describe(evaluate(unit_runner, f.spec, precision, f.golden))}")
-    sqnr_ok = all(r.sqnr_db >= r.min_sqnr_db and np.isfinite(r.sqnr_db) for r in rows)
-    if not all(r.passed for r in rows) and sqnr_ok and (name, precision) in BELOW_AGREEMENT:
-        pytest.xfail(f"agreement below the default threshold: {describe(rows)}; {flips(f, runner.outputs, rows)}")
-    assert all(r.passed for r in rows), f"{describe(rows)}; {flips(f, runner.outputs, rows)}"
-
-
-def test_shared_exported_program_is_not_mutated(tmp_path_factory):
-    for name in FAMILIES:
-        f = family(name)
-        converted(name, "fp32", tmp_path_factory)  # cached: the parity tests above converted it
-        assert f.ep.graph_module.code == f.code and str(f.ep.graph_signature) == f.signature
+@pytest.mark.skipif(not ON_MAC, reason="Core ML predict runs only on macOS; elsewhere the matrix uses the MIL evaluator")
+def test_every_compute_unit_passes_on_macos(harness):
+    for name in ("enhancer", "textclf", "aligner"):
+        f = harness.family(name)
+        for unit, run in CONVERTER.compute_unit_runners(harness.convert(name, "coreml", "fp32"), f.spec).items():
+            rows = evaluate(run, f.spec, "fp32", f.golden)
+            assert all(r.passed for r in rows), f"{name} {unit}: {describe(rows)}"
 
 
 def test_per_channel_prelu_falls_back_to_the_default_decompositions(tmp_path):
@@ -157,13 +65,13 @@ def test_per_channel_prelu_falls_back_to_the_default_decompositions(tmp_path):
     conv = CONVERTER.convert(ep, ctx, "fp32", tmp_path)
     assert conv.meta["decompositions"] == "default"
     x = np.random.default_rng(1).standard_normal((2, 3, 29)).astype(np.float32)
-    np.testing.assert_allclose(CONVERTER.load(conv, ctx)({"x": x})["y"], module(torch.from_numpy(x)).detach().numpy(),
+    np.testing.assert_allclose(CONVERTER.runner(conv, ctx.spec)({"x": x})["y"], module(torch.from_numpy(x)).detach().numpy(),
                                atol=1e-6)
 
 
-def test_saved_package_names_metadata_and_float32_io(tmp_path_factory):
-    f = family("textclf")
-    conv = converted("textclf", "fp16", tmp_path_factory)
+def test_saved_package_names_metadata_and_float32_io(harness):
+    f = harness.family("textclf")
+    conv = harness.convert("textclf", "coreml", "fp16")
     model = ct.models.MLModel(str(conv.files[0]), skip_model_load=True)
     desc = model.get_spec().description
     assert [i.name for i in desc.input] == [t.name for t in f.spec.inputs]
@@ -179,32 +87,31 @@ def test_saved_package_names_metadata_and_float32_io(tmp_path_factory):
 
 def test_runtime_is_decided_where_it_runs():
     if platform.system() == "Darwin":
-        assert CONVERTER.runtime in ("coreml-predict", "mil-reference")
+        assert CONVERTER.runtime() in ("coreml-predict", "mil-reference")
     else:  # Core ML predict exists only on macOS
-        assert CONVERTER.runtime == "mil-reference"
+        assert CONVERTER.runtime() == "mil-reference"
 
 
-def test_unknown_op_fails_the_row_with_not_evaluated(tmp_path_factory, monkeypatch):
+def test_unknown_op_fails_the_row_with_not_evaluated(harness, monkeypatch):
     """An op without a kernel must fail the parity row, never pass it: here `tanh` is taken away."""
-    from converters import mil_ops
-    from mobilesdk.parity_run import artifact_parity
+    from converters.coreml.mil.kernels import KERNELS
+    from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, check_artifact
 
-    f = family("enhancer")
-    conv = converted("enhancer", "fp32", tmp_path_factory)
-    monkeypatch.setattr(CONVERTER.__class__, "runtime", property(lambda self: "mil-reference"))
-    monkeypatch.delitem(mil_ops.KERNELS, "tanh")
+    f = harness.family("enhancer")
+    conv = harness.convert("enhancer", "coreml", "fp32")
+    monkeypatch.setattr(CONVERTER.__class__, "runtime", lambda self: "mil-reference")
+    monkeypatch.delitem(KERNELS, "tanh")
     with pytest.raises(Exception, match=r"not evaluated: tanh"):
-        CONVERTER.load(conv, f.ctx)
-    gold = SimpleNamespace(cases=f.cases, outputs=[ref for _, _, ref in f.golden])
-    art = artifact_parity(CONVERTER, "fp32", SimpleNamespace(converted=conv, error=None), f.spec, gold,
-                          conv.files[0].parent, lambda arrays: capture.run_torch(f.module, f.spec, arrays))
+        CONVERTER.runner(conv, f.spec)
+    art = check_artifact(ArtifactCheck(CONVERTER, "fp32", ConvertResult(conv, ""), f.spec, f.golden,
+                                       conv.files[0].parent, lambda arrays: capture.run_torch(f.module, f.spec, arrays)))
     assert not art.passed and "not evaluated: tanh" in art.note, art.note
 
 
-def test_perturbed_weight_in_saved_package_fails_fp32(tmp_path_factory):
+def test_perturbed_weight_in_saved_package_fails_fp32(harness, tmp_path_factory):
     """Flip one weight inside weights/weight.bin: the evaluator reads the artifact, so parity must fail."""
-    f = family("enhancer")
-    conv = converted("enhancer", "fp32", tmp_path_factory)
+    f = harness.family("enhancer")
+    conv = harness.convert("enhancer", "coreml", "fp32")
     copy = tmp_path_factory.mktemp("perturbed") / "model.mlpackage"
     shutil.copytree(conv.files[0], copy)
     weights = next(copy.rglob("weight.bin"))
@@ -215,7 +122,7 @@ def test_perturbed_weight_in_saved_package_fails_fp32(tmp_path_factory):
     value = np.frombuffer(bytes(blob[at : at + 4]), dtype=np.float32)[0]
     blob[at : at + 4] = np.float32(value + 0.5).tobytes()
     weights.write_bytes(bytes(blob))
-    rows = evaluate(CONVERTER.load(SimpleNamespace(files=[copy], meta={}), f.ctx), f.spec, "fp32", f.golden)
+    rows = evaluate(CONVERTER.runner(SimpleNamespace(files=[copy], meta={}), f.spec), f.spec, "fp32", f.golden)
     assert not all(r.passed for r in rows), describe(rows)
     assert rows[0].sqnr_db < 60.0
 
@@ -276,9 +183,9 @@ def bert_parity(fill: float, precision: str, tmp_path_factory):
     ep = capture.capture(module, BERT_SPEC, cases[0].inputs)
     ctx = BuildContext(model="tiny_bert", spec=BERT_SPEC, example_inputs=cases[0].inputs)
     conv = CONVERTER.convert(ep, ctx, precision, tmp_path_factory.mktemp(f"bert-{precision}"))
-    runner = CONVERTER.load(conv, ctx)
+    runner = CONVERTER.runner(conv, ctx.spec)
     rows = evaluate(runner, BERT_SPEC, precision, gold)
-    print(f"tiny_bert fill={fill:g} {precision} [{CONVERTER.runtime}]: {describe(rows)}")
+    print(f"tiny_bert fill={fill:g} {precision} [{CONVERTER.runtime()}]: {describe(rows)}")
     return rows, runner(cases[0].inputs)
 
 
@@ -320,7 +227,7 @@ def test_dynamic_pad_and_integer_floordiv_translate(tmp_path_factory):
     ctx = BuildContext(model="pad", spec=PAD_SPEC, example_inputs=example)
     conv = CONVERTER.convert(ep, ctx, "fp32", tmp_path_factory.mktemp("pad"))
     assert "floor_div" in conv.meta["mil_ops"] and "fill" in conv.meta["mil_ops"]
-    runner = CONVERTER.load(conv, ctx)
+    runner = CONVERTER.runner(conv, ctx.spec)
     for n in (8, 21, 64):
         x = np.random.default_rng(n).standard_normal((3, n)).astype(np.float32)
         want = module(torch.from_numpy(x))[0].numpy()
@@ -328,7 +235,7 @@ def test_dynamic_pad_and_integer_floordiv_translate(tmp_path_factory):
 
 
 def test_worse_of_picks_the_farther_compute_unit_per_output():
-    from converters.coreml import _worse_of
+    from converters.coreml.predict import worse_of as _worse_of
 
     ref = {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])}
     units = {
@@ -358,7 +265,7 @@ def test_fp16_mask_rewrite_makes_the_fp16_artifact_pass_the_mask_suite(tmp_path)
         assert len(lint(ep, rewrite=rewrite)) == 1
         out = tmp_path / str(rewrite)
         out.mkdir()
-        runner = CONVERTER.load(CONVERTER.convert(ep, ctx, "fp16", out), ctx)
+        runner = CONVERTER.runner(CONVERTER.convert(ep, ctx, "fp16", out), ctx.spec)
         results[rewrite] = {r.check: r for r in run_suite(spec, runner, "fp16", reference)}
     assert not results[False]["edge_rows"].passed and "non-finite" in results[False]["edge_rows"].detail
     assert all(r.passed for r in results[True].values()), results[True]

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from converters.base import get
-from mobilesdk.bundle import load_golden
+from mobilesdk.pipeline.bundle import load_golden
 
 pytestmark = pytest.mark.skipif(get("executorch").check() is not None, reason=str(get("executorch").check()))
 
@@ -118,19 +118,19 @@ def test_parity_fails_for_an_artifact_of_a_perturbed_model(bundle, tmp_path):
     from converters.base import BuildContext
     from mobilesdk.capture import capture
     from mobilesdk.models import build_model
-    from mobilesdk.parity_run import evaluate
+    from mobilesdk.pipeline.check import evaluate
 
     module, spec = build_model("textclf", "tiny", name="textclf")
     golden = [(c, *load_golden(bundle / f"golden/textclf/{c}.npz")) for c in ("main", "odd")]
     conv = get("executorch")
     ctx = BuildContext("textclf", spec, golden[0][1])
     good = conv.convert(capture(module, spec, golden[0][1]), ctx, "fp32", _mkdir(tmp_path / "good"))
-    assert all(r.passed for r in evaluate(conv.load(good, ctx), spec, "fp32", golden))
+    assert all(r.passed for r in evaluate(conv.runner(good, ctx.spec), spec, "fp32", golden))
     with torch.no_grad():
         p = next(p for n, p in module.named_parameters() if p.dim() == 2)
         p.mul_(1.01)  # a 1% weight change: outputs drift well below 60 dB SQNR
     bad = conv.convert(capture(module, spec, golden[0][1]), ctx, "fp32", _mkdir(tmp_path / "bad"))
-    rows = evaluate(conv.load(bad, ctx), spec, "fp32", golden)
+    rows = evaluate(conv.runner(bad, ctx.spec), spec, "fp32", golden)
     assert not all(r.passed for r in rows)
     assert min(r.sqnr_db for r in rows) < 60
 

@@ -44,13 +44,31 @@ def test_defaults_and_overrides(tmp_path):
 
 
 def test_skip_leaves_out_one_format_precision_pair(tmp_path):
-    from mobilesdk.build import plan
-    from mobilesdk.cache import Cache
+    from mobilesdk.pipeline.build import plan
+    from mobilesdk.pipeline.cache import Cache
 
     cfg = load(write(tmp_path, "[bundle]\nprecisions=['fp32', 'int8-dynamic', 'int8-static']\n"
                                "[models.a]\nfamily='textclf'\nskip=['executorch/int8-static']\n"), FORMATS)
-    steps = plan(cfg.models[0], tmp_path, Cache.default(enabled=False)).steps
-    assert [s for s in steps if s.startswith("convert/")] == ["convert/a/executorch/fp32", "convert/a/executorch/int8-dynamic"]
+    graph, _ = plan(cfg.models[0], tmp_path, Cache.default(enabled=False))
+    names = [s.name for s in graph.steps]
+    assert [n for n in names if n.startswith("convert/")] == ["convert/a/executorch/fp32", "convert/a/executorch/int8-dynamic"]
+
+
+def test_converter_options_come_from_the_models_format_table(tmp_path):
+    """`[models.x.tflite] buckets = {...}` reaches the TFLite bucket plan; unknown keys say what is allowed."""
+    from converters.tflite.buckets import plan_for
+    from mobilesdk.models import build_model
+    from mobilesdk.pipeline import load_config
+
+    cfg = load_config(write(tmp_path, "[bundle]\nformats=['tflite']\n[models.a]\nfamily='textclf'\n"
+                                      "[models.a.tflite]\nbuckets={tokens=[16, 40]}\n"))
+    assert cfg.models[0].options == {"tflite": {"buckets": {"tokens": [16, 40]}}}
+    _, spec = build_model("textclf", "tiny")
+    assert sorted(plan_for(spec, cfg.models[0].options["tflite"]).buckets) == [(16,), (40,), (64,)]  # + max
+    with pytest.raises(ConfigError, match="unknown key `bucket`; did you mean `buckets`"):
+        load_config(write(tmp_path, "[models.a]\nfamily='textclf'\n[models.a.tflite]\nbucket={tokens=[16]}\n"))
+    with pytest.raises(ConfigError, match="format `executorch` takes no options"):
+        load_config(write(tmp_path, "[models.a]\nfamily='textclf'\n[models.a.executorch]\nx=1\n"))
 
 
 def test_cli_reports_a_bad_config_in_one_line_with_exit_code_2(tmp_path):

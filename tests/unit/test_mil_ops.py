@@ -1,7 +1,7 @@
 """Every kernel of the MIL reference evaluator against the PyTorch op it comes from.
 
 Each case builds a one-op MIL program with coremltools' Builder, runs it through
-`converters.mil_eval.ProgramEvaluator` and compares with torch. `test_every_kernel_is_tested` fails
+`converters.coreml.mil.ProgramEvaluator` and compares with torch. `test_every_kernel_is_tested` fails
 when a kernel is added without a case here.
 """
 from __future__ import annotations
@@ -16,8 +16,9 @@ torch = pytest.importorskip("torch")
 from coremltools.converters.mil import Builder as mb  # noqa: E402
 from coremltools.converters.mil.mil import types  # noqa: E402
 
-from converters.mil_eval import CONSTEXPR, NotEvaluatedError, ProgramEvaluator, unpack_bits  # noqa: E402
-from converters.mil_ops import KERNELS  # noqa: E402
+from converters.coreml.mil.constexpr import CONSTEXPR, unpack_bits  # noqa: E402
+from converters.coreml.mil.evaluator import NotEvaluatedError, ProgramEvaluator  # noqa: E402
+from converters.coreml.mil.kernels import KERNELS  # noqa: E402
 
 F = torch.nn.functional
 RNG = np.random.default_rng(0)

@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from converters.base import BuildContext, Converted, get
-from mobilesdk.bundle import MANIFEST, bundle_files, load_golden, sha256_file
-from mobilesdk.errors import BundleError
+from converters.base import Converted, get
+from mobilesdk.errors import BundleError, summary
 from mobilesdk.manifest import SCHEMA_VERSION, from_json, validate
-from mobilesdk.parity_run import evaluate, first_line
+from mobilesdk.pipeline.bundle import MANIFEST, bundle_files, load_golden, sha256_file
+from mobilesdk.pipeline.check import ReferenceCase, evaluate
 from mobilesdk.spec import spec_from_json
 
 
@@ -78,8 +78,7 @@ def rerun_model(root: Path, model, log) -> list[str]:
     golden = []
     for case in model.golden:
         inputs, outputs = load_golden(root / case.path)
-        golden.append((case.name, inputs, outputs))
-    ctx = BuildContext(model=model.name, spec=spec, example_inputs=golden[0][1])
+        golden.append(ReferenceCase(case.name, inputs, outputs))
     problems = []
     for a in model.artifacts:
         label = f"{model.name}/{a.format}/{a.precision}"
@@ -92,9 +91,10 @@ def rerun_model(root: Path, model, log) -> list[str]:
             problems.append(f"{label}: cannot re-run parity, {a.format} is unavailable: {reason}")
             continue
         try:
-            rows = evaluate(conv.load(Converted([root / f for f in a.files], dict(a.meta)), ctx), spec, a.precision, golden)
+            runner = conv.runner(Converted([root / f for f in a.files], dict(a.meta)), spec)
+            rows = evaluate(runner, spec, a.precision, golden)
         except Exception as e:
-            problems.append(f"{label}: `{a.path}` failed to run: {first_line(e)}")
+            problems.append(f"{label}: `{a.path}` failed to run: {summary(e)}")
             continue
         failed = [f"{r.output} SQNR {r.sqnr_db:.1f} dB, agreement {r.agreement}" for r in rows if not r.passed]
         if failed and not a.diagnostic:

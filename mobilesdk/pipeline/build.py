@@ -1,7 +1,7 @@
 """Build a bundle from a config: the graph of steps per model, then the manifest and report.
 
-    load/<model>  ->  golden/<model>  ->  capture/<model>
-                                     \\-> convert/<model>/<format>/<precision> -> parity/... -> bundle
+    load  ->  golden  ->  capture  ->  convert/<format>/<precision>  ->  parity/<format>/<precision>
+      \\-> semantics (the mask suite on PyTorch itself)
 """
 from __future__ import annotations
 
@@ -16,22 +16,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from converters.base import BuildContext, Converted, Converter, get, registry
+from converters.base import BuildContext, Converter, get, registry
 from mobilesdk import __version__
-from mobilesdk.bundle import REPORT, MANIFEST, file_entries, render_report, save_golden, staging
-from mobilesdk.cache import Cache, convert_key
 from mobilesdk.capture import capture, run_torch
 from mobilesdk.config import BundleConfig, ModelConfig
-from mobilesdk.errors import ConfigError, InternalError, MobileSDKError
+from mobilesdk.errors import ConfigError, InternalError, MobileSDKError, summary
 from mobilesdk.golden import Case, calibration_batches, golden_cases
-from mobilesdk.graph import Graph, Progress
 from mobilesdk.manifest import (
     SCHEMA_VERSION, Artifact, DimEntry, GoldenCase, LintFinding, Manifest, Model, SemanticRow, TensorEntry, to_json,
 )
 from mobilesdk.mask_lint import lint
+from mobilesdk.pipeline.bundle import MANIFEST, REPORT, file_entries, render_report, save_golden, staging
+from mobilesdk.pipeline.cache import Cache, convert_key
+from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact
+from mobilesdk.pipeline.graph import Graph, Progress, Step
 from mobilesdk.semantics import run_suite
-from mobilesdk.parity_run import artifact_parity, first_line
-from mobilesdk.spec import ModelSpec
+from mobilesdk.spec import Arrays, ModelSpec
 
 
 @dataclass
@@ -44,22 +44,18 @@ class Loaded:
 @dataclass
 class Golden:
     cases: list[Case]
-    outputs: list[dict[str, np.ndarray]]
-    calibration: list[dict[str, np.ndarray]]
+    outputs: list[Arrays]
+    calibration: list[Arrays]
     summary: str = ""
+
+    def golden_set(self) -> list[ReferenceCase]:
+        return [ReferenceCase(c.name, c.inputs, out) for c, out in zip(self.cases, self.outputs)]
 
 
 @dataclass
 class Captured:
-    ep: object  # torch.export.ExportedProgram
+    ep: torch.export.ExportedProgram
     findings: list[LintFinding]
-    summary: str = ""
-
-
-@dataclass
-class ConvertResult:
-    converted: Converted | None
-    error: str
     summary: str = ""
 
 
@@ -94,38 +90,62 @@ def check_formats(cfg: BundleConfig) -> None:
             raise ConfigError(f"[models.{mc.name}] asks for unavailable formats ({reasons}). Fix: run `make setup` or drop them")
 
 
-def plan(mc: ModelConfig, root: Path, cache: Cache) -> Graph:
+def plan(mc: ModelConfig, root: Path, cache: Cache) -> tuple[Graph, ModelSteps]:
     """The steps of one model; models share nothing, so they can build in separate processes."""
     g = Graph()
     m = mc.name
-
-    def do_load(_):
-        module, spec = load_model(mc)
-        return Loaded(module, spec, f"{sum(p.numel() for p in module.parameters()) / 1e3:.0f}k params")
-
-    def do_golden(r):
-        loaded = r[f"load/{m}"]
-        cases = golden_cases(loaded.spec, mc.seed)
-        outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
-        calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed)
-        return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches")
-
-    g.add(f"load/{m}", (), do_load)
-    g.add(f"golden/{m}", (f"load/{m}",), do_golden)
-    g.add(f"capture/{m}", (f"load/{m}", f"golden/{m}"), lambda r: capture_step(r, mc))
-    g.add(f"semantics/{m}", (f"load/{m}",), lambda r: torch_semantics(r[f"load/{m}"]))
+    load = g.add(f"load/{m}", lambda: load_step(mc))
+    golden = g.add(f"golden/{m}", lambda loaded: golden_step(loaded, mc), load)
+    captured = g.add(f"capture/{m}", lambda loaded, gold: capture_step(loaded, gold, mc), load, golden)
+    semantics = g.add(f"semantics/{m}", torch_semantics, load)
+    artifacts = []
     for fmt in mc.formats:
         conv = registry()[fmt]
         for prec in [p for p in mc.precisions if p in conv.precisions and f"{fmt}/{p}" not in mc.skip]:
             key = f"{m}/{fmt}/{prec}"
-            out_dir = root / "models" / m / fmt / prec
-            g.add(f"convert/{key}", (f"load/{m}", f"golden/{m}", f"capture/{m}"),
-                  lambda r, conv=conv, prec=prec, out_dir=out_dir: convert_step(r, m, conv, prec, out_dir, cache))
-            g.add(f"parity/{key}", (f"load/{m}", f"golden/{m}", f"convert/{key}"),
-                  lambda r, conv=conv, prec=prec, key=key: artifact_parity(
-                      conv, prec, r[f"convert/{key}"], r[f"load/{m}"].spec, r[f"golden/{m}"], root,
-                      torch_runner(r[f"load/{m}"])))
-    return g
+            job = ConvertJob(m, conv, prec, root / "models" / m / fmt / prec, mc.options.get(fmt, {}))
+            converted = g.add(f"convert/{key}", lambda loaded, gold, cap, job=job: convert_step(job, loaded, gold, cap, cache),
+                              load, golden, captured)
+            artifacts.append(g.add(
+                f"parity/{key}",
+                lambda loaded, gold, result, job=job: check_artifact(ArtifactCheck(
+                    job.converter, job.precision, result, loaded.spec, gold.golden_set(), root, torch_runner(loaded))),
+                load, golden, converted))
+    return g, ModelSteps(load, golden, captured, semantics, tuple(artifacts))
+
+
+@dataclass(frozen=True)
+class ModelSteps:
+    """The handles of one model's steps, to read its results."""
+
+    load: Step[Loaded]
+    golden: Step[Golden]
+    captured: Step[Captured]
+    semantics: Step[TorchSemantics]
+    artifacts: tuple[Step[Artifact], ...]
+
+
+@dataclass(frozen=True)
+class ConvertJob:
+    """One artifact to convert: which model, converter and precision, where, with which options."""
+
+    model: str
+    converter: Converter
+    precision: str
+    out_dir: Path
+    options: dict
+
+
+def load_step(mc: ModelConfig) -> Loaded:
+    module, spec = load_model(mc)
+    return Loaded(module, spec, f"{sum(p.numel() for p in module.parameters()) / 1e3:.0f}k params")
+
+
+def golden_step(loaded: Loaded, mc: ModelConfig) -> Golden:
+    cases = golden_cases(loaded.spec, mc.seed)
+    outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
+    calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed)
+    return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches")
 
 
 def torch_runner(loaded: Loaded):
@@ -146,9 +166,8 @@ def torch_semantics(loaded: Loaded) -> TorchSemantics:
     return TorchSemantics(run_suite(loaded.spec, torch_runner(loaded), "fp32"))
 
 
-def capture_step(r: dict, mc: ModelConfig) -> Captured:
-    loaded = r[f"load/{mc.name}"]
-    ep = capture(loaded.module, loaded.spec, r[f"golden/{mc.name}"].cases[0].inputs)
+def capture_step(loaded: Loaded, golden: Golden, mc: ModelConfig) -> Captured:
+    ep = capture(loaded.module, loaded.spec, golden.cases[0].inputs)
     findings = lint(ep, rewrite=mc.fp16_safe_masks)
     if not findings:
         return Captured(ep, findings, "no fp16-unsafe mask constants")
@@ -156,27 +175,23 @@ def capture_step(r: dict, mc: ModelConfig) -> Captured:
     return Captured(ep, findings, f"fp16 mask lint {verb}: " + ", ".join(f"{f.node}={f.value}" for f in findings))
 
 
-def context(loaded: Loaded, golden: Golden, model: str) -> BuildContext:
-    return BuildContext(model=model, spec=loaded.spec, example_inputs=golden.cases[0].inputs, calibration=golden.calibration)
-
-
-def convert_step(r: dict, m: str, conv: Converter, prec: str, out_dir: Path, cache: Cache) -> ConvertResult:
-    loaded, golden = r[f"load/{m}"], r[f"golden/{m}"]
-    ctx = context(loaded, golden, m)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    key = convert_key(conv, prec, loaded.module, ctx)
-    hit = cache.restore(key, out_dir)
+def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Captured, cache: Cache) -> ConvertResult:
+    conv, prec = job.converter, job.precision
+    ctx = BuildContext(job.model, loaded.spec, golden.cases[0].inputs, golden.calibration, job.options)
+    key = convert_key(conv, prec, captured.ep, ctx)
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    hit = cache.restore(key, job.out_dir)
     if hit is not None:
         return ConvertResult(hit, "", "cached")
     try:
-        converted = conv.convert(r[f"capture/{m}"].ep, ctx, prec, out_dir)
+        converted = conv.convert(captured.ep, ctx, prec, job.out_dir)
     except MobileSDKError as e:
         return ConvertResult(None, str(e), "FAILED")
     except InternalError:
         raise
     except Exception as e:  # a toolchain limit hit by this model: a failed row, the other artifacts still build
-        return ConvertResult(None, f"`{conv.name}` {prec} conversion raised {first_line(e)}", "FAILED")
-    cache.store(key, converted, out_dir)
+        return ConvertResult(None, f"`{conv.name}` {prec} conversion raised {summary(e)}", "FAILED")
+    cache.store(key, converted, job.out_dir)
     return ConvertResult(converted, "", f"{_disk_size(converted.files) / 1024:.0f} KB")
 
 
@@ -208,12 +223,12 @@ def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progre
 
 
 def build_model(mc: ModelConfig, root: Path, cache: Cache, progress: Progress) -> Model:
-    results = plan(mc, root, cache).run(progress)
-    loaded, golden = results[f"load/{mc.name}"], results[f"golden/{mc.name}"]
-    artifacts = [v for k, v in results.items() if k.startswith("parity/")]
-    entry = write_model(root, mc, loaded, golden, artifacts)
-    return dataclasses.replace(entry, mask_lint=results[f"capture/{mc.name}"].findings,
-                               semantics=results[f"semantics/{mc.name}"].rows)
+    graph, steps = plan(mc, root, cache)
+    results = graph.run(progress)
+    artifacts = [results[a] for a in steps.artifacts]
+    entry = write_model(root, mc, results[steps.load], results[steps.golden], artifacts)
+    return dataclasses.replace(entry, mask_lint=results[steps.captured].findings,
+                               semantics=results[steps.semantics].rows)
 
 
 def _build_parallel(cfg: BundleConfig, root: Path, use_cache: bool, jobs: int) -> list[Model]:

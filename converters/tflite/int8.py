@@ -58,6 +58,7 @@ def quantize(calibrated: list[bytes], feeds: list[list[dict]], signature: str) -
 
 
 SAMPLES_PER_RUN = 8192  # values kept per tensor and calibration batch to choose its range from
+SAMPLING_SEED = 0  # which values are kept
 
 
 def _observe_ranges(models, calibrated: list[bytes], feeds: list[list[dict]], signature: str) -> None:
@@ -76,7 +77,7 @@ def _observe_ranges(models, calibrated: list[bytes], feeds: list[list[dict]], si
     from ai_edge_litert.interpreter import Interpreter
 
     samples: dict[str, list] = {}
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(SAMPLING_SEED)
     for blob, batches in zip(calibrated, feeds):
         interp = Interpreter(model_content=blob, experimental_preserve_all_tensors=True)
         interp.allocate_tensors()

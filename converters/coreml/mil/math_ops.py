@@ -1,12 +1,5 @@
-"""numpy kernels of MIL ops for the Core ML reference evaluator (`converters/mil_eval.py`).
-
-Each kernel takes `a`, the op's evaluated inputs by parameter name (floats already widened to
-float32, optional inputs that were not given are absent), and returns one array or a tuple of
-arrays. The evaluator casts every result to the dtype the program declares for that output, which
-is how fp16 programs get rounded to float16 after every op. Semantics follow the MIL op
-definitions in `coremltools/converters/mil/mil/ops/defs` (iOS15..iOS18); every kernel is checked
-against the PyTorch op it comes from in `tests/unit/test_mil_ops.py`.
-"""
+"""numpy kernels of MIL's math ops: elementwise, activations, normalisation, reductions, linear
+algebra, convolution and pooling (see `kernels.py` for the contract)."""
 from __future__ import annotations
 
 import math
@@ -14,33 +7,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-KERNELS: dict = {}
-
-
-def kernel(*names):
-    def deco(fn):
-        for n in names:
-            KERNELS[n] = fn
-        return fn
-
-    return deco
-
-
-def _i(v) -> int:
-    return int(np.asarray(v).reshape(()))
-
-
-def _ints(v) -> list[int]:
-    return [int(x) for x in np.asarray(v).reshape(-1)]
-
-
-def _axis(ax, rank: int) -> int:
-    ax = _i(ax)
-    return ax + rank if ax < 0 else ax
-
-
-def _s(v) -> str:
-    return str(np.asarray(v).reshape(()).item())
+from converters.coreml.mil.kernels import as_int, as_ints, as_str, kernel, norm_axis
 
 
 # elementwise -----------------------------------------------------------------------------------
@@ -64,7 +31,7 @@ _BINARY = {
     "logical_xor": np.logical_xor,
 }
 for _name, _fn in _BINARY.items():
-    KERNELS[_name] = (lambda f: lambda a: f(a["x"], a["y"]))(_fn)
+    kernel(_name)((lambda f: lambda a: f(a["x"], a["y"]))(_fn))
 
 
 @kernel("floor_div")
@@ -124,23 +91,23 @@ _UNARY = {
     "softsign": lambda x: x / (1 + np.abs(x)),
 }
 for _name, _fn in _UNARY.items():
-    KERNELS[_name] = (lambda f: lambda a: f(a["x"]))(_fn)
+    kernel(_name)((lambda f: lambda a: f(a["x"]))(_fn))
 
 # unary ops with an epsilon: log(x + eps), 1/sqrt(x + eps), 1/(x + eps) (MIL defaults)
-KERNELS["log"] = lambda a: np.log(a["x"] + a.get("epsilon", np.float32(1e-45)))
-KERNELS["rsqrt"] = lambda a: 1.0 / np.sqrt(a["x"] + a.get("epsilon", np.float32(1e-12)))
-KERNELS["inverse"] = lambda a: 1.0 / (a["x"] + a.get("epsilon", np.float32(1e-4)))
-KERNELS["clip"] = lambda a: np.minimum(np.maximum(a["x"], a["alpha"]), a["beta"])
-KERNELS["threshold"] = lambda a: np.maximum(a["x"], a["alpha"])
-KERNELS["cast"] = lambda a: a["x"]  # the evaluator casts every output to its declared dtype
-KERNELS["select"] = lambda a: np.where(a["cond"], a["a"], a["b"])
-KERNELS["leaky_relu"] = lambda a: np.where(a["x"] >= 0, a["x"], a["alpha"] * a["x"])
-KERNELS["elu"] = lambda a: np.where(a["x"] > 0, a["x"], a["alpha"] * (np.exp(a["x"]) - 1))
-KERNELS["thresholded_relu"] = lambda a: np.where(a["x"] > a["alpha"], a["x"], 0)
-KERNELS["clamped_relu"] = lambda a: np.minimum(np.where(a["x"] >= 0, a["x"], a["alpha"] * a["x"]), a["beta"])
-KERNELS["linear_activation"] = lambda a: a["alpha"] * a["x"] + a["beta"]
-KERNELS["scaled_tanh"] = lambda a: a["alpha"] * np.tanh(a["beta"] * a["x"])
-KERNELS["sigmoid_hard"] = lambda a: np.clip(a["alpha"] * a["x"] + a["beta"], 0, 1)
+kernel("log")(lambda a: np.log(a["x"] + a.get("epsilon", np.float32(1e-45))))
+kernel("rsqrt")(lambda a: 1.0 / np.sqrt(a["x"] + a.get("epsilon", np.float32(1e-12))))
+kernel("inverse")(lambda a: 1.0 / (a["x"] + a.get("epsilon", np.float32(1e-4))))
+kernel("clip")(lambda a: np.minimum(np.maximum(a["x"], a["alpha"]), a["beta"]))
+kernel("threshold")(lambda a: np.maximum(a["x"], a["alpha"]))
+kernel("cast")(lambda a: a["x"])  # the evaluator casts every output to its declared dtype
+kernel("select")(lambda a: np.where(a["cond"], a["a"], a["b"]))
+kernel("leaky_relu")(lambda a: np.where(a["x"] >= 0, a["x"], a["alpha"] * a["x"]))
+kernel("elu")(lambda a: np.where(a["x"] > 0, a["x"], a["alpha"] * (np.exp(a["x"]) - 1)))
+kernel("thresholded_relu")(lambda a: np.where(a["x"] > a["alpha"], a["x"], 0))
+kernel("clamped_relu")(lambda a: np.minimum(np.where(a["x"] >= 0, a["x"], a["alpha"] * a["x"]), a["beta"]))
+kernel("linear_activation")(lambda a: a["alpha"] * a["x"] + a["beta"])
+kernel("scaled_tanh")(lambda a: a["alpha"] * np.tanh(a["beta"] * a["x"]))
+kernel("sigmoid_hard")(lambda a: np.clip(a["alpha"] * a["x"] + a["beta"], 0, 1))
 
 
 def _channel(v, rank):
@@ -163,7 +130,7 @@ def _softplus_parametric(a):
 
 @kernel("gelu")
 def _gelu(a):
-    x, mode = a["x"].astype(np.float64), _s(a.get("mode", "EXACT"))
+    x, mode = a["x"].astype(np.float64), as_str(a.get("mode", "EXACT"))
     if mode == "EXACT":
         return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
     if mode == "TANH_APPROXIMATION":
@@ -177,7 +144,7 @@ def _gelu(a):
 @kernel("softmax")
 def _softmax(a):
     x = a["x"]
-    ax = _axis(a.get("axis", -1), x.ndim)
+    ax = norm_axis(a.get("axis", -1), x.ndim)
     e = np.exp(x - np.max(x, axis=ax, keepdims=True))
     return e / np.sum(e, axis=ax, keepdims=True)
 
@@ -191,7 +158,7 @@ def _norm(x, axes, eps):
 @kernel("layer_norm")
 def _layer_norm(a):
     x = a["x"]
-    axes = tuple(_axis(v, x.ndim) for v in _ints(a["axes"])) if "axes" in a else tuple(range(x.ndim))
+    axes = tuple(norm_axis(v, x.ndim) for v in as_ints(a["axes"])) if "axes" in a else tuple(range(x.ndim))
     y = _norm(x, axes, a.get("epsilon", np.float32(1e-5)))
     if "gamma" in a:
         y = y * a["gamma"]
@@ -254,34 +221,34 @@ def _logsumexp(x, axis, keepdims):
 def _reduce(fn):
     def k(a):
         x = a["x"]
-        axes = None if a.get("axes") is None else tuple(_axis(v, x.ndim) for v in _ints(a["axes"]))
+        axes = None if a.get("axes") is None else tuple(norm_axis(v, x.ndim) for v in as_ints(a["axes"]))
         return fn(x, axis=axes, keepdims=bool(a.get("keep_dims", False)))
 
     return k
 
 
 for _name, _fn in _REDUCE.items():
-    KERNELS[_name] = _reduce(_fn)
+    kernel(_name)(_reduce(_fn))
 
 
 def _reduce_arg(fn):
     def k(a):
         x = a["x"]
-        ax = _axis(a.get("axis", -1), x.ndim)
+        ax = norm_axis(a.get("axis", -1), x.ndim)
         out = fn(x, axis=ax)
         return np.expand_dims(out, ax) if bool(a.get("keep_dims", False)) else out
 
     return k
 
 
-KERNELS["reduce_argmax"] = _reduce_arg(np.argmax)
-KERNELS["reduce_argmin"] = _reduce_arg(np.argmin)
+kernel("reduce_argmax")(_reduce_arg(np.argmax))
+kernel("reduce_argmin")(_reduce_arg(np.argmin))
 
 
 @kernel("cumsum")
 def _cumsum(a):
     x = a["x"]
-    ax = _axis(a.get("axis", 0), x.ndim)
+    ax = norm_axis(a.get("axis", 0), x.ndim)
     if bool(a.get("reverse", False)):
         x = np.flip(x, ax)
     y = np.cumsum(x, axis=ax)
@@ -314,17 +281,17 @@ def _matmul(a):
 
 @kernel("einsum")
 def _einsum(a):
-    return np.einsum(_s(a["equation"]), *a["values"])
+    return np.einsum(as_str(a["equation"]), *a["values"])
 
 
 def _pads(a, x_spatial, eff_kernel, strides) -> list[tuple[int, int]]:
     """Per spatial axis (before, after) padding for conv/pooling `pad_type`."""
-    kind = _s(a.get("pad_type", "valid"))
+    kind = as_str(a.get("pad_type", "valid"))
     n = len(x_spatial)
     if kind == "valid":
         return [(0, 0)] * n
     if kind == "custom":
-        p = _ints(a.get("pad", [0] * 2 * n))
+        p = as_ints(a.get("pad", [0] * 2 * n))
         return [(p[2 * i], p[2 * i + 1]) for i in range(n)]
     if kind in ("same", "same_lower"):
         out = []
@@ -350,9 +317,9 @@ def _windows(x, kernel_shape, strides, dilations):
 def _conv(a):
     x, w = a["x"], a["weight"]
     sp = x.ndim - 2
-    strides = _ints(a.get("strides", [1] * sp))
-    dil = _ints(a.get("dilations", [1] * sp))
-    groups = _i(a.get("groups", 1))
+    strides = as_ints(a.get("strides", [1] * sp))
+    dil = as_ints(a.get("dilations", [1] * sp))
+    groups = as_int(a.get("groups", 1))
     ks = list(w.shape[2:])
     pads = _pads(a, x.shape[2:], [(k - 1) * d + 1 for k, d in zip(ks, dil)], strides)
     x = np.pad(x, [(0, 0), (0, 0)] + pads)
@@ -375,9 +342,9 @@ def _conv(a):
 def _conv_transpose(a):
     x, w = a["x"], a["weight"]  # x [N, Cin, *D], w [Cin, Cout/g, *K]
     sp = x.ndim - 2
-    strides = _ints(a.get("strides", [1] * sp))
-    dil = _ints(a.get("dilations", [1] * sp))
-    groups = _i(a.get("groups", 1))
+    strides = as_ints(a.get("strides", [1] * sp))
+    dil = as_ints(a.get("dilations", [1] * sp))
+    groups = as_int(a.get("groups", 1))
     n, cin = x.shape[:2]
     ks, d_in = list(w.shape[2:]), list(x.shape[2:])
     cout_g, cin_g = w.shape[1], cin // groups
@@ -393,13 +360,13 @@ def _conv_transpose(a):
         idx = tuple(slice(t * dl, t * dl + (dd - 1) * s + 1, s) for t, dl, dd, s in zip(tap, dil, d_in, strides))
         out[(slice(None),) * 3 + idx] += taps[(Ellipsis,) + tap]
     out = out.reshape((n, groups * cout_g) + tuple(full))
-    kind = _s(a.get("pad_type", "valid"))
+    kind = as_str(a.get("pad_type", "valid"))
     if kind == "same":
         raise NotImplementedError("conv_transpose pad_type=same")
-    p = _ints(a["pad"]) if kind == "custom" and "pad" in a else [0] * 2 * sp
+    p = as_ints(a["pad"]) if kind == "custom" and "pad" in a else [0] * 2 * sp
     lengths = [f - p[2 * i] - p[2 * i + 1] for i, f in enumerate(full)]
     if a.get("output_shape") is not None:
-        lengths = _ints(a["output_shape"])[2:]
+        lengths = as_ints(a["output_shape"])[2:]
     crop = tuple(slice(p[2 * i], p[2 * i] + lengths[i]) for i in range(sp))
     y = out[(slice(None),) * 2 + crop]
     if any(y.shape[2 + i] != lengths[i] for i in range(sp)):  # output_shape past the full result
@@ -410,9 +377,9 @@ def _conv_transpose(a):
 def _pool(reduce_fn, fill):
     def k(a):
         x = a["x"]
-        ks = _ints(a["kernel_sizes"])
+        ks = as_ints(a["kernel_sizes"])
         sp = len(ks)
-        strides = _ints(a.get("strides", [1] * sp))
+        strides = as_ints(a.get("strides", [1] * sp))
         if bool(a.get("ceil_mode", False)):
             raise NotImplementedError("pooling with ceil_mode=True")
         pads = _pads(a, x.shape[2:], ks, strides)
@@ -433,9 +400,9 @@ def _pool(reduce_fn, fill):
     return k
 
 
-KERNELS["avg_pool"] = _pool("avg", 0.0)
-KERNELS["max_pool"] = _pool("max", -np.inf)
-KERNELS["l2_pool"] = _pool("l2", 0.0)
+kernel("avg_pool")(_pool("avg", 0.0))
+kernel("max_pool")(_pool("max", -np.inf))
+kernel("l2_pool")(_pool("l2", 0.0))
 
 
 @kernel("scaled_dot_product_attention")
@@ -446,7 +413,3 @@ def _sdpa(a):
         m = a["attn_mask"]
         scores = np.where(m, scores, -np.inf) if m.dtype == bool else scores + m
     return np.matmul(_softmax({"x": scores, "axis": -1}), v)
-
-
-# Shape, indexing and construction kernels live beside this module; importing it registers them.
-from converters import mil_shape_ops  # noqa: E402,F401

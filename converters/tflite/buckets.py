@@ -1,7 +1,7 @@
 """TFLite length buckets: which static lengths get a `.tflite` build, and how a request maps onto one.
 
-onnx2tf could not keep a dynamic time axis for any reference family (see `DYNAMIC_EVIDENCE` in
-`converters/tflite.py`), so each TFLite artifact is a set of static builds. Masked dims are
+onnx2tf could not keep a dynamic time axis (docs/decisions.md#tflite-length-buckets), so each
+TFLite artifact is a set of static builds. Masked dims are
 right-padded up to a bucket; unmasked dims need an exact-length bucket.
 """
 from __future__ import annotations
@@ -47,11 +47,11 @@ class Plan:
 
 
 def plan_for(spec: ModelSpec, options: dict | None = None) -> Plan:
-    """Buckets: `options["tflite_buckets"]` ({dim: [lengths]}), else {main, max} for masked dims and
-    the golden lengths {min, main, odd, max} for unmasked ones."""
+    """Buckets: `options["buckets"]` ({dim: [lengths]}, from `[models.<name>.tflite]` in bundle.toml),
+    else {main, max} for masked dims and the golden lengths {min, main, odd, max} for unmasked ones."""
     options = options or {}
     masked = {m.axis for m in spec.masks}
-    chosen = options.get("tflite_buckets") or {}
+    chosen = options.get("buckets") or {}
     dims, per_dim, static = [], [], []
     for d in spec.dims:
         if d.name == "batch":
@@ -64,7 +64,7 @@ def plan_for(spec: ModelSpec, options: dict | None = None) -> Plan:
             bad = [n for n in lengths if not d.check(n)]
             if bad or not lengths:
                 raise ConfigError(
-                    f"tflite_buckets for dim `{d.name}` of model `{spec.name}` has {bad or 'no lengths'}; "
+                    f"[models.{spec.name}.tflite] buckets for dim `{d.name}` has {bad or 'no lengths'}; "
                     f"use lengths in {d.min}..{d.max}, multiples of {d.multiple_of}"
                 )
             if d.name in masked and lengths[-1] != d.max:
@@ -123,3 +123,10 @@ def static_shape(t, plan: Plan, lengths: dict[str, int]) -> list[int]:
 
 def file_name(plan: Plan, bucket: tuple[int, ...]) -> str:
     return f"model-{plan.tag(bucket)}.tflite"
+
+
+def fit(x: np.ndarray, shape: list[int]) -> np.ndarray:
+    """x cropped or zero-padded at the end of each axis to `shape`."""
+    x = x[tuple(slice(0, n) for n in shape)]
+    pad = [(0, n - s) for n, s in zip(shape, x.shape)]
+    return np.pad(x, pad) if any(p for _, p in pad) else x

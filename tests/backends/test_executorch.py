@@ -217,7 +217,7 @@ def test_fp32_matches_eager_at_several_batches_and_lengths(attn):
     meta = result.meta
     assert meta["shapes"] == "dynamic" and meta["dim.T"] == "16..64" and meta["dim.batch"] == "1..8"
     assert meta["delegated_partitions"] >= 1 and meta["conv1d_as_conv2d"] == 1
-    run = CONVERTER.load(result, ctx)
+    run = CONVERTER.runner(result, ctx.spec)
     for b, t in [(2, 48), (1, 17), (8, 64), (3, 16)]:  # batch 1 and both ends of the ranges
         inputs = toy_batch(b, t, seed=100 + t)
         got, ref = run(inputs), run_torch(module, TOY_SPEC, inputs)
@@ -234,7 +234,7 @@ def test_int8_runs_close_and_smaller_than_fp32(mlp, precision):
     fp32_bytes = 4 * sum(p.numel() for p in module.parameters())  # an fp32 .pte holds at least this
     assert result.files[0].stat().st_size < 0.5 * fp32_bytes
     assert result.meta["shapes"] == "dynamic" and result.meta["delegated_partitions"] >= 1
-    run = CONVERTER.load(result, ctx)
+    run = CONVERTER.runner(result, ctx.spec)
     for b, t in [(4, 64), (1, 21)]:
         inputs = mlp_batch(b, t, seed=200 + t)
         got, ref = run(inputs), run_torch(module, MLP_SPEC, inputs)
@@ -250,7 +250,7 @@ def test_shared_exported_program_is_unchanged(attn, mlp):
 
 def test_runner_rejects_lengths_outside_the_spec(attn):
     _, _, ctx, _, result = attn
-    run = CONVERTER.load(result, ctx)
+    run = CONVERTER.runner(result, ctx.spec)
     with pytest.raises(ValueError, match="T=65"):
         run(toy_batch(1, 65, seed=1))
 
@@ -287,7 +287,7 @@ def test_long_conv_input_above_20480(tmp_path):
     result = CONVERTER.convert(ep, ctx, "fp32", tmp_path)
     _assert_unchanged(ep, snapshot)
     assert result.meta["dim.N"] == "1600..32000" and result.meta["delegated_partitions"] == 1
-    run = CONVERTER.load(result, ctx)
+    run = CONVERTER.runner(result, ctx.spec)
     for n in (32000, 12345, 1600):
         inputs = {"wave": np.random.default_rng(n).standard_normal((1, 1, n)).astype(np.float32)}
         np.testing.assert_allclose(run(inputs)["out"], run_torch(module, CONV_SPEC, inputs)["out"], atol=1e-5, rtol=0)

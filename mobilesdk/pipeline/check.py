@@ -4,27 +4,35 @@ Used by `build` (right after conversion) and by `verify` (from the files in a bu
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from converters.base import Converter, Runner
+from converters.base import Converted, Converter
+from mobilesdk.errors import summary
+from mobilesdk.golden import lengths_from_inputs
 from mobilesdk.manifest import Artifact, OutputParity
 from mobilesdk.parity import clean, combine, compare, judge
 from mobilesdk.semantics import run_suite
-from mobilesdk.spec import ModelSpec
-
-GoldenSet = list[tuple[str, dict[str, np.ndarray], dict[str, np.ndarray]]]  # (case label, inputs, torch outputs)
+from mobilesdk.spec import Arrays, ModelSpec, Runner
 
 
-def case_label(name: str, inputs: dict[str, np.ndarray], spec: ModelSpec) -> str:
-    from mobilesdk.golden import lengths_from_inputs
+class ReferenceCase(NamedTuple):
+    """One golden case with what PyTorch computed for it."""
 
+    name: str
+    inputs: Arrays
+    outputs: Arrays
+
+
+def case_label(name: str, inputs: Arrays, spec: ModelSpec) -> str:
     lengths = lengths_from_inputs(spec, inputs)
     return name + ":" + ",".join(f"{k}={v}" for k, v in sorted(lengths.items()))
 
 
-def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: GoldenSet) -> list[OutputParity]:
+def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: list[ReferenceCase]) -> list[OutputParity]:
     """Parity rows per output, worst case over the golden cases, judged by the spec's thresholds."""
     per_output: dict[str, list] = {o.name: [] for o in spec.outputs}
     for _, inputs, ref in golden:
@@ -56,36 +64,48 @@ def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: GoldenSet)
     return rows
 
 
-def first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"[:300]
+@dataclass
+class ConvertResult:
+    """A conversion step's outcome: the artifact, or the one-line reason there is none."""
+
+    converted: Converted | None
+    error: str
+    summary: str = ""
 
 
-def artifact_parity(conv: Converter, precision: str, result, spec: ModelSpec, golden, root: Path, reference: Runner) -> Artifact:
+@dataclass(frozen=True)
+class ArtifactCheck:
+    """Everything `check_artifact` needs: the artifact (or its conversion failure) and what to judge it by."""
+
+    converter: Converter
+    precision: str
+    result: ConvertResult
+    spec: ModelSpec
+    golden: list[ReferenceCase]
+    root: Path  # the bundle root the artifact's files are listed relative to
+    reference: Runner  # PyTorch, for the shape sweep's comparisons
+
+
+def check_artifact(c: ArtifactCheck) -> Artifact:
     """The manifest entry of one artifact: its files, facts, parity rows and mask-suite rows (or why
-    there are none). `reference` runs PyTorch, for the shape sweep's comparisons."""
-    sets = [(c.name, c.inputs, out) for c, out in zip(golden.cases, golden.outputs)]
-    labels = [case_label(n, i, spec) for n, i, _ in sets]
-    base = dict(format=conv.name, precision=precision, runtime=conv.runtime, diagnostic=conv.diagnostic, cases=labels)
-    if result.converted is None:
+    there are none)."""
+    labels = [case_label(g.name, g.inputs, c.spec) for g in c.golden]
+    conv = c.converter
+    base = dict(format=conv.name, precision=c.precision, runtime=conv.runtime(), diagnostic=conv.diagnostic,
+                cases=labels)
+    if c.result.converted is None:
         return Artifact(**base, path="", files=[], meta={}, parity=[], semantics=[], passed=False,
-                        note=f"conversion failed: {result.error}")
-    files = [f.relative_to(root).as_posix() for f in result.converted.files]
+                        note=f"conversion failed: {c.result.error}")
+    files = [f.relative_to(c.root).as_posix() for f in c.result.converted.files]
     rows, checks, notes = [], [], []
     try:
-        runner = conv.load(result.converted, _ctx(spec, golden))
-        rows = evaluate(runner, spec, precision, sets)
-        checks = run_suite(spec, runner, precision, reference)
+        runner = conv.runner(c.result.converted, c.spec)
+        rows = evaluate(runner, c.spec, c.precision, c.golden)
+        checks = run_suite(c.spec, runner, c.precision, c.reference)
     except Exception as e:  # a runtime that crashes on the artifact is a failed row, with the reason
-        notes.append(f"runtime failed: {first_line(e)}")
+        notes.append(f"runtime failed: {summary(e)}")
     notes += [f"below threshold: {r.output}" for r in rows if not r.passed]
-    notes += [f"{c.check} failed ({c.detail})" for c in checks if not c.passed]
+    notes += [f"{k.check} failed ({k.detail})" for k in checks if not k.passed]
     passed = bool(rows) and not notes
-    return Artifact(**base, path=files[0], files=files, meta=dict(result.converted.meta), parity=rows,
+    return Artifact(**base, path=files[0], files=files, meta=dict(c.result.converted.meta), parity=rows,
                     semantics=checks, passed=passed, note="; ".join(notes))
-
-
-def _ctx(spec: ModelSpec, golden):
-    from converters.base import BuildContext
-
-    return BuildContext(model=spec.name, spec=spec, example_inputs=golden.cases[0].inputs, calibration=[])

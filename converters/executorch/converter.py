@@ -1,0 +1,148 @@
+"""ExecuTorch backend: `.pte` programs lowered to XNNPACK, run by `executorch.runtime`.
+
+Every precision starts from a deep copy of `ep.module()`: int8 quantizes it with PT2E and the XNNPACK
+quantizer (`quantize.py`). The copy is re-exported with the spec's dynamic axes and lowered to
+XNNPACK (`lowering.py`); what XNNPACK does not take runs on ExecuTorch's portable kernels. The shared
+ExportedProgram is never lowered itself (see `write`).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+
+from converters.base import BuildContext, Converted, Converter, import_problem, native_stderr_held, versions_of
+from converters.executorch.lowering import (
+    check_kernels, conv1d_as_conv2d, conv1d_rewrite_needed, dynamic_ranges, explain_lowering, lower, partition_stats,
+)
+from converters.executorch.quantize import quantize
+from mobilesdk.spec import ModelSpec, Runner
+
+PTE_NAME = "model.pte"
+
+
+class ExecuTorchConverter(Converter):
+    name = "executorch"
+    precisions = ("fp32", "int8-dynamic", "int8-static")
+
+    # toolchain -----------------------------------------------------------------------------------
+    def check(self) -> str | None:
+        modules = ("executorch.exir", "executorch.backends.xnnpack.partition.xnnpack_partitioner",
+                   "executorch.extension.pybindings.portable_lib", "executorch.runtime")
+        problem = import_problem("executorch", modules)
+        if problem:
+            return problem
+        from executorch.extension.pybindings.portable_lib import _get_registered_backend_names
+
+        if "XnnpackBackend" not in _get_registered_backend_names():
+            return "the executorch runtime has no XNNPACK backend. Fix: run `make setup` (executorch wheel from PyPI)"
+        return None
+
+    def versions(self) -> dict[str, str]:
+        return versions_of("executorch", "torch", "torchao")
+
+    def runtime(self) -> str:
+        return "executorch.runtime"
+
+    # conversion ----------------------------------------------------------------------------------
+    def write(self, ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
+        import torch
+
+        start = time.perf_counter()
+        meta: dict[str, str | int | float | bool] = {"precision": precision}
+        # With mkldnn on, rerunning a fake conv (XNNPACK's Conv1dUnsqueezePass, again in to_executorch)
+        # guards the length to <= 20480 and memory planning caps the input there
+        # (docs/toolchain-traps.md#4). Export, lower and emit with it off.
+        with torch.backends.mkldnn.flags(enabled=False), torch.no_grad():
+            # Lower a re-export of a copy, never `ep` itself: to_edge leaves ep's graph and weights
+            # alone but shares its ShapeEnv, so any guard added while lowering (that cap narrowed
+            # ep's own range to [5121, 20480]) would leak into every other converter's input.
+            gm = copy.deepcopy(ep.module())
+            if conv1d_rewrite_needed(ep):
+                meta["conv1d_as_conv2d"] = conv1d_as_conv2d(gm)
+                if precision != "fp32":  # the quantizer annotates exported graphs only
+                    gm = _reexport(gm, ctx).module()
+            if precision != "fp32":
+                gm, quant_meta = quantize(gm, ctx, dynamic=precision == "int8-dynamic")
+                meta.update(quant_meta)
+            program = _reexport(gm, ctx)
+            lowered = lower(program)
+            meta.update(partition_stats(lowered.exported_program()))
+            try:
+                emitted = lowered.to_executorch()
+            except Exception as e:
+                raise explain_lowering(e) from e
+        check_kernels(emitted)
+        meta.update(dynamic_ranges(emitted, ctx.spec))
+        path = out_dir / PTE_NAME
+        path.write_bytes(emitted.buffer)
+        meta["size_bytes"] = path.stat().st_size
+        meta["convert_seconds"] = round(time.perf_counter() - start, 2)
+        return Converted(files=[path], meta=meta)
+
+    # running -------------------------------------------------------------------------------------
+    def runner(self, converted: Converted, spec: ModelSpec) -> Runner:
+        from executorch.runtime import Runtime
+
+        from mobilesdk.capture import to_torch
+
+        program = Runtime.get().load_program(Path(converted.files[0]))
+        with native_stderr_held():  # XNNPACK's cpuinfo prints probe lines while the method loads
+            method = program.load_method("forward")
+
+        def run(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            _check_shapes(arrays, spec)
+            outs = method.execute(list(to_torch(arrays, spec)))
+            if len(outs) != len(spec.outputs):
+                n = len(spec.outputs)
+                raise ValueError(f"{converted.files[0]} returned {len(outs)} outputs; the spec declares {n}")
+            # Copy: outputs may live in the method's planned memory, which the next execute overwrites.
+            return {
+                o.name: np.array(t.detach().cpu().numpy(), dtype=o.dtype, copy=True)
+                for o, t in zip(spec.outputs, outs)
+            }
+
+        run.program = program  # keep the program alive as long as the runner
+        return run
+
+
+# helpers ------------------------------------------------------------------------------------------
+def _reexport(gm, ctx: BuildContext):
+    """torch.export a rewritten or quantized `ep.module()` again, with the spec's dynamic axes."""
+    import inspect
+
+    import torch
+
+    from mobilesdk.capture import dynamic_shapes, to_torch
+
+    args = tuple(t.clone() for t in to_torch(ctx.example_inputs, ctx.spec))  # fresh tensors: docs/toolchain-traps.md#8
+    shapes = dynamic_shapes(ctx.spec, strict=False)
+    ordered = tuple(shapes[t.name] for t in ctx.spec.inputs)
+    params = inspect.signature(gm.forward).parameters.values()
+    var = next((p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+    return torch.export.export(gm, args, dynamic_shapes={var: ordered} if var else ordered)
+
+
+def _check_shapes(arrays: dict[str, np.ndarray], spec) -> None:
+    lengths: dict[str, int] = {}
+    for t in spec.inputs:
+        if t.name not in arrays:
+            raise ValueError(f"missing input `{t.name}`")
+        shape = arrays[t.name].shape
+        if len(shape) != len(t.shape):
+            raise ValueError(f"input `{t.name}` has rank {len(shape)}, spec declares {t.shape}")
+        for n, s in zip(shape, t.shape):
+            if isinstance(s, int):
+                if n != s:
+                    raise ValueError(f"input `{t.name}` has shape {shape}, spec declares {t.shape}")
+            elif spec.derived(s) is None:
+                d = spec.dim(s)
+                if not d.check(n) or lengths.setdefault(s, n) != n:
+                    raise ValueError(
+                        f"input `{t.name}` has {s}={n}; spec allows {d.min}..{d.max} (multiple of "
+                        f"{d.multiple_of}) and the same {s} for every input"
+                    )
+
+

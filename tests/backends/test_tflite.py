@@ -1,0 +1,149 @@
+"""The TFLite converter: buckets, layouts, output names, int8 internals, failures (parity of every
+family is in tests/backends/test_matrix.py). Conversions come from the session harness: onnx2tf
+runs once per family and bucket, and each precision is a SavedModel conversion on top."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from converters.base import BuildContext
+from mobilesdk.models import FAMILIES
+from tests.conftest import require
+
+TFLITE = require("tflite")
+pytestmark = pytest.mark.slow  # onnx2tf takes seconds to minutes per bucket
+
+
+@pytest.mark.parametrize("fam", sorted(FAMILIES))
+def test_tflite_int8_static_is_integer_where_it_counts(harness, fam):
+    """Passing parity by leaving everything in float would be a lie: the convs and matmuls with
+    weights are int8 (only the first and last layers stay float) and the files shrink."""
+    from tensorflow.lite.python.schema_py_generated import TensorType
+
+    from converters.tflite.int8 import WEIGHTED_OPS, _load
+
+    static = harness.convert(fam, "tflite", "int8-static")
+    fp32 = harness.convert(fam, "tflite", "fp32")
+    assert 0 < static.meta["fp32_ops"] < static.meta["ops"]
+    assert static.meta["size_bytes"] < 0.65 * fp32.meta["size_bytes"]
+    model, kind = _load(static.files[0].read_bytes())
+    weighted = [(g, op) for g in model.subgraphs for op in g.operators if kind(op) in WEIGHTED_OPS
+                and any(g.tensors[t].buffer and model.buffers[g.tensors[t].buffer].data is not None for t in op.inputs)]
+    integer = [op for g, op in weighted if g.tensors[op.inputs[1]].type == TensorType.INT8]
+    assert len(integer) >= len(weighted) / 2, f"{len(integer)} of {len(weighted)} weighted ops are int8"
+
+
+def test_tflite_int8_static_buckets_compute_alike(harness):
+    """A batch padded into the next length bucket keeps its valid outputs as closely as fp32 would
+    (pad_length judged at fp32 thresholds): every bucket file of one int8 model has the same
+    activation ranges. Calibrated bucket by bucket, the small aligner gave 30 dB and 4 flipped frames."""
+    from mobilesdk.semantics import pad_length
+
+    f = harness.family("aligner")
+    run = TFLITE.runner(harness.convert("aligner", "tflite", "int8-static"), f.spec)
+    row = pad_length(f.spec, run, "fp32")
+    assert row.passed, row
+
+
+@pytest.mark.parametrize("fam", sorted(FAMILIES))
+def test_tflite_files_and_bucket_meta(harness, fam):
+    spec = harness.family(fam).spec
+    converted = harness.convert(fam, "tflite", "fp32")
+    meta, files = converted.meta, converted.files
+    out_dir = files[0].parent
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(p.name for p in files)  # no temp dirs left
+    assert meta["shapes"] == "buckets" and meta["batch"] == spec.golden_batch
+    buckets = str(meta["buckets"]).split(",")
+    assert [p.name for p in files] == [f"model-{b}.tflite" for b in buckets]
+    main = {d.name: d.main_length for d in spec.dims}
+    dim = spec.dim(str(meta["bucket_dims"]))
+    first = int(buckets[0])
+    assert first == main[dim.name] or (dim.name in str(meta["padded_dims"]) and first >= main[dim.name])
+    masked = {m.axis for m in spec.masks}
+    assert (dim.name in str(meta["padded_dims"]).split(",")) == (dim.name in masked)
+    assert meta["layout_min_sqnr_db"] >= 60
+
+
+def test_tflite_outputs_are_mapped_by_name(harness):
+    """onnx2tf orders textclf's outputs `lid`, `sentiment`; the runner returns them by signature name."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    f = harness.family("textclf")
+    converted = harness.convert("textclf", "tflite", "fp32")
+    sig = Interpreter(model_path=str(converted.files[0])).get_signature_list()["serving_default"]
+    assert sorted(sig["outputs"]) == ["lid", "sentiment"]
+    case = f.cases[0]
+    got = TFLITE.runner(converted, f.spec)(case.inputs)
+    n_tokens = case.inputs["input_ids"].shape[1]
+    assert got["sentiment"].shape == (4, 3) and got["lid"].shape == (4, n_tokens, 3)
+    ref = f.golden[0].outputs
+    assert np.allclose(got["sentiment"], ref["sentiment"], atol=1e-4)
+
+
+def test_tflite_enhancer_io_stays_in_spec_layout(harness):
+    """onnx2tf makes the NCW waveform NWC; the runner transposes both ways, verified per output."""
+    f = harness.family("enhancer")
+    converted = harness.convert("enhancer", "tflite", "fp32")
+    assert "in.waveform:0,2,1" in converted.meta["layout"] and "out.enhanced:0,2,1" in converted.meta["layout"]
+    case = f.cases[0]
+    got = TFLITE.runner(converted, f.spec)(case.inputs)["enhanced"]
+    assert got.shape == case.inputs["waveform"].shape
+    assert np.abs(got - f.golden[0].outputs["enhanced"]).max() < 1e-4
+
+
+def test_tflite_runner_takes_other_batches_and_lengths(harness):
+    """Batch is fixed at 4 in the files: the runner pads or splits; masked lengths pad to a bucket."""
+    from mobilesdk.capture import run_torch
+    from mobilesdk.golden import make_batch
+
+    f = harness.family("textclf")
+    run = TFLITE.runner(harness.convert("textclf", "tflite", "fp32"), f.spec)
+    for batch, n in ((1, 5), (6, 40)):
+        valid = {"tokens": [max(1, n - 2 * i) for i in range(batch)]}
+        inputs = make_batch(f.spec, {"tokens": n}, valid, seed=7)
+        got, ref = run(inputs), run_torch(f.module, f.spec, inputs)
+        assert got["lid"].shape == ref["lid"].shape and got["sentiment"].shape == ref["sentiment"].shape
+        assert np.abs(got["sentiment"] - ref["sentiment"]).max() < 1e-4
+
+
+def test_tflite_runner_rejects_a_length_without_bucket(harness):
+    f = harness.family("enhancer")
+    run = TFLITE.runner(harness.convert("enhancer", "tflite", "fp32"), f.spec)
+    with pytest.raises(ValueError, match="no TFLite bucket holds samples=2048"):
+        run({"waveform": np.zeros((4, 1, 2048), np.float32)})
+
+
+def test_tflite_failure_leaves_no_files(harness, tmp_path, monkeypatch):
+    from converters.tflite import converter
+    from mobilesdk.errors import ConversionError, MobileSDKError
+
+    f = harness.family("textclf")
+    harness.convert("textclf", "tflite", "fp32")  # SavedModels cached: this conversion is fast
+    calls = []
+
+    def failing(saved, in_perm, ctx, plan, bucket, precision):
+        calls.append(bucket)
+        if len(calls) > 1:
+            raise ConversionError("injected failure")
+        return b"partial"
+
+    monkeypatch.setattr(converter, "to_tflite", failing)
+    with pytest.raises(MobileSDKError, match="injected"):
+        TFLITE.convert(f.ep, f.ctx, "fp16", tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_int8_static_needs_calibration(harness, tmp_path):
+    from mobilesdk.errors import ConfigError
+
+    f = harness.family("textclf")
+    ctx = BuildContext(model="textclf", spec=f.spec, example_inputs=f.ctx.example_inputs, calibration=[])
+    with pytest.raises(ConfigError, match="calibration"):
+        TFLITE.convert(f.ep, ctx, "int8-static", tmp_path / "x")
+
+
+def test_check_and_versions():
+    assert TFLITE.check() is None
+    versions = TFLITE.versions()
+    assert versions["onnx2tf"] != "not installed" and versions["ai-edge-litert"] != "not installed"
+    assert set(TFLITE.precisions) == {"fp32", "fp16", "int8-dynamic", "int8-static"}

@@ -1,0 +1,83 @@
+"""Shared test fixtures: the reference families built once per session, and their conversions.
+
+`harness.family(name)` gives a family's tiny preset with its capture, build context (with
+calibration batches) and golden set; `harness.convert(name, fmt, precision)` converts it once per
+session. Backend tests and the registry-generated matrix (`tests/backends/test_matrix.py`) share
+them, so each conversion runs once per test session whichever test asks first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+
+from converters.base import BuildContext, Converted, get
+from mobilesdk.spec import ModelSpec
+
+CALIBRATION_BATCHES = 8  # as bundle.toml's default
+
+
+@dataclass
+class Family:
+    module: torch.nn.Module
+    spec: ModelSpec
+    ep: object  # torch.export.ExportedProgram, shared by every converter like in a build
+    ctx: BuildContext
+    golden: list  # [ReferenceCase]
+    cases: list
+    code: str  # the capture's graph code, to check no converter mutated it
+    converted: dict[tuple[str, str], Converted] = field(default_factory=dict)
+
+
+class Harness:
+    def __init__(self, root: Path):
+        self.root = root
+        self.families: dict[str, Family] = {}
+
+    def family(self, name: str) -> Family:
+        if name not in self.families:
+            from mobilesdk.capture import capture, run_torch
+            from mobilesdk.golden import calibration_batches, golden_cases
+            from mobilesdk.models import build_model
+            from mobilesdk.pipeline.check import ReferenceCase
+
+            module, spec = build_model(name, "tiny", name=name)
+            cases = golden_cases(spec)
+            ep = capture(module, spec, cases[0].inputs)
+            ctx = BuildContext(model=name, spec=spec, example_inputs=cases[0].inputs,
+                               calibration=calibration_batches(spec, CALIBRATION_BATCHES))
+            golden = [ReferenceCase(c.name, c.inputs, run_torch(module, spec, c.inputs)) for c in cases]
+            self.families[name] = Family(module, spec, ep, ctx, golden, cases, ep.graph_module.code)
+        return self.families[name]
+
+    def convert(self, name: str, fmt: str, precision: str) -> Converted:
+        f = self.family(name)
+        if (fmt, precision) not in f.converted:
+            out = self.root / name / fmt / precision
+            f.converted[(fmt, precision)] = get(fmt).convert(f.ep, f.ctx, precision, out)
+        return f.converted[(fmt, precision)]
+
+    def runner(self, name: str, fmt: str, precision: str):
+        return get(fmt).runner(self.convert(name, fmt, precision), self.family(name).spec)
+
+
+@pytest.fixture(scope="session")
+def harness(tmp_path_factory) -> Harness:
+    return Harness(tmp_path_factory.mktemp("harness"))
+
+
+def require(fmt: str):
+    """Skip the calling test module when the converter's toolchain is unusable, saying why."""
+    reason = get(fmt).check()
+    if reason:
+        pytest.skip(reason, allow_module_level=True)
+    return get(fmt)
+
+
+def describe(rows) -> str:
+    return "; ".join(
+        f"{r.output}: {r.sqnr_db:.1f} dB (min {r.min_sqnr_db}), agreement {r.agreement} (min {r.min_agreement})"
+        for r in rows
+    )
