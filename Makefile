@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.mobilesdk-setup
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test verify clean
+.PHONY: setup demo test test-fast clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The inner loop: everything but the tests marked slow (onnx2tf, ExecuTorch lowering of the families, e2e).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf dist .mobilesdk-cache

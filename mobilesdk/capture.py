@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mobilesdk.errors import ConfigError
+from mobilesdk.errors import ConfigError, summary
 from mobilesdk.spec import ModelSpec
 
 TORCH_DTYPES = {"float32": torch.float32, "int32": torch.int32, "int64": torch.int64}
@@ -37,7 +37,7 @@ def dynamic_shapes(spec: ModelSpec, strict: bool = True) -> dict[str, dict[int, 
 
     Strided axes are `multiple_of * Dim(...)`. Other axes are named Dims when `strict` (capture: a
     guard the model adds on a length fails the export, naming it), else `Dim.DYNAMIC` ranges, which
-    accept guards torch.export cannot prove (TOOLCHAIN_TRAPS.md trap 5) such as the ones PT2E's
+    accept guards torch.export cannot prove (docs/toolchain-traps.md#5) such as the ones PT2E's
     quantize/dequantize pairs add around reshapes; converters then check the range they got.
     """
     from torch.export import Dim
@@ -76,13 +76,12 @@ def run_torch(module: torch.nn.Module, spec: ModelSpec, arrays: dict[str, np.nda
 def capture(module: torch.nn.Module, spec: ModelSpec, example: dict[str, np.ndarray]):
     """torch.export the module once, with dynamic axes; the single interchange object."""
     wrapped = SpecOrdered(module.eval(), spec)
-    args = tuple(t.clone() for t in to_torch(example, spec))  # trap 8: never reuse exported tensors
+    args = tuple(t.clone() for t in to_torch(example, spec))  # never reuse exported tensors: docs/toolchain-traps.md#8
     try:
         with torch.no_grad():
             return torch.export.export(wrapped, args, dynamic_shapes=export_dynamic_shapes(spec))
     except Exception as e:  # torch.export's errors are long; keep the first line and name the fix
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(
-            f"torch.export failed for model `{spec.name}`: {first}. Fix: make forward() free of "
+            f"torch.export failed for model `{spec.name}`: {summary(e)}. Fix: make forward() free of "
             "data-dependent Python control flow, or narrow the spec's dynamic dims"
         ) from e

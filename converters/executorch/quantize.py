@@ -8,11 +8,9 @@ from converters.executorch.lowering import WEIGHTED_OPS, op_name
 def quantize(gm, ctx: BuildContext, dynamic: bool):
     """PT2E with the XNNPACK quantizer; returns the converted module and manifest facts.
 
-    Static int8 keeps the model's ends in fp32 (`float_ends`): int8 per-tensor activations lose the
-    quiet parts of a raw float input (an utterance's silence is ~40 dB below its voiced frames, and a
-    per-frame LayerNorm after the first conv blows the lost frames back up to full scale), and they
-    clip output heads whose range depends on the valid length (a masked mean over 1 token is ~5x
-    wider than over 30). Dynamic int8 quantizes Linear weights only and is left as it was.
+    Static int8 keeps the model's ends in fp32 (`float_ends`; why:
+    docs/decisions.md#static-int8-keeps-the-models-ends-in-float). Dynamic int8 quantizes Linear
+    weights only.
     """
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,

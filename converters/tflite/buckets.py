@@ -89,9 +89,9 @@ def plan_with(plan: Plan, buckets) -> Plan:
 def avoid_channel_sizes(plan: Plan, spec: ModelSpec, onnx_path: Path) -> Plan:
     """Move padded buckets off lengths that equal a weight dimension of the graph.
 
-    onnx2tf infers layouts from dimension sizes; with textclf's 32-token bucket equal to its hidden
-    size 32 it transposed the wrong axes (outputs at -7.5 dB SQNR against onnxruntime). The layout
-    check in `saved_model` still catches what this misses. The bucket holding max stays at max.
+    onnx2tf infers layouts from dimension sizes and transposes the wrong axes when a length equals a
+    channel count (docs/decisions.md#tflite-length-buckets). The layout check in `saved_model` still
+    catches what this misses. The bucket holding max stays at max.
     """
     import onnx
 

@@ -63,15 +63,10 @@ SAMPLING_SEED = 0  # which values are kept
 
 def _observe_ranges(models, calibrated: list[bytes], feeds: list[list[dict]], signature: str) -> None:
     """Set every activation's range from its values on all buckets' calibration batches, run in the
-    calibrated (still float) files: one range per tensor name, the one with least squared error.
-
-    - One range per name across buckets: calibrated one by one, each bucket took its own scales
-      from data cropped to its length, so the same frames carried different int8 rounding in two
-      buckets, and padding a batch into the next bucket flipped 4 of 75 aligner frames (pad_length
-      94.7%). Shared, the valid positions compute the same in every bucket (pad_length exact).
-    - Least squared error (`_mse_range`), not the raw min/max the converter records, as PT2E's
-      HistogramObserver does for ExecuTorch: a rare extreme no longer spreads the 256 levels thin.
-      Aligner log-probs 33.1 -> 34.4 dB, mean error 0.080 -> 0.070 (small preset).
+    calibrated (still float) files: one range per tensor name, so the valid positions of a padded
+    batch compute the same in every bucket, and the one with least squared error (`_mse_range`), as
+    PT2E's HistogramObserver does, so a rare extreme does not spread the 256 levels thin
+    (docs/decisions.md#tflite-activation-ranges-one-per-tensor-across-all-buckets-least-squared-error).
     A tensor the interpreter does not keep gets the union of its recorded min/max.
     """
     from ai_edge_litert.interpreter import Interpreter
@@ -138,12 +133,10 @@ def _ranged(model):
 def _widen_clamp_ranges(model, kind) -> None:
     """Give each MINIMUM/MAXIMUM output the calibrated range of its inputs as well.
 
-    The quantizer makes these ops same-scale (input scale == output scale) and takes the scale from
-    the output's range. For `min(x, 0)` (ClampPReLU's negative half) that range is [min(x), 0], so
-    the producer of x (a conv feeding both `max(x, 0)` and `min(x, 0)`) was quantized with zero
-    point 127: every positive activation clipped to 0 (enhancer int8-static 1.0 dB, per-layer
-    rmse/scale up to 32 on those convs). With the union range x keeps its sign; the clamp output
-    loses one bit.
+    The quantizer makes these ops same-scale and takes the scale from the output's range; for
+    `min(x, 0)` (ClampPReLU's negative half) that range is [min(x), 0] and the conv feeding both
+    halves would clip every positive activation (docs/decisions.md#static-int8-keeps-the-models-ends-in-float).
+    With the union range x keeps its sign; the clamp output loses one bit.
     """
     for graph in model.subgraphs:
         for op in graph.operators:
@@ -166,16 +159,13 @@ WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "CONV_3D", "FU
 
 def _float_ends(model, kind) -> set[str]:
     """The ops int8-static leaves in fp32, by node name (their first output tensor's name): the
-    model's first and last layers, as `converters.executorch._float_ends` picks them.
+    model's first and last layers, as `converters.executorch.quantize.float_ends` picks them.
 
     First: every op between a floating-point graph input and the first weighted op on each path
-    (CONV_2D, FULLY_CONNECTED, ... with a constant weight), that op included. Int8 per-tensor
-    activations lose the quiet part of a raw waveform (silence sits ~40 dB below voiced frames) and
-    the masked normalisation over it (SUM over 32000 samples, a count that quantizes to 0 and
-    crashes DIV). Last: every weighted op from which a graph output is reachable without crossing
-    another one, and everything after it (log-softmax, softplus, output masks): heads whose range
-    depends on the valid length (a masked mean over 1 token) clip in int8; the masked pooling that
-    feeds such a head (SUM, DIV by the count, MUL by the mask) goes with it.
+    (CONV_2D, FULLY_CONNECTED, ... with a constant weight), that op included. Last: every weighted
+    op from which a graph output is reachable without crossing another one, and everything after it
+    (log-softmax, softplus, output masks), with the masked pooling that feeds such a head (SUM, DIV
+    by the count, MUL by the mask). Why: docs/decisions.md#static-int8-keeps-the-models-ends-in-float.
     Between the ends, what PT2E's XNNPACK quantizer leaves in float stays float here as well:
     normalisations (`_norm_blocks`) and attention cores (`_attention_cores`); after the first layer
     its reshapes and normalisation too, so the first int8 tensor is already normalised.
@@ -282,9 +272,8 @@ def _norm_blocks(ops, kind, producer, users, constant) -> set[int]:
     MEAN, ADD eps, RSQRT, then MULs/SUB/ADD with gamma and beta), found from its RSQRT.
 
     In int8 the RSQRT of a per-frame variance takes its scale from the quietest frame, so every
-    other frame's 1/std lands on a few levels (aligner: 35 dB into RSQRT, 1 dB out of it), and the
-    normalised output carries the input's int8 noise blown up to full scale. PT2E's XNNPACK
-    quantizer never quantizes layer_norm; this keeps the TFLite file to the same split.
+    other frame's 1/std lands on a few levels. PT2E's XNNPACK quantizer never quantizes layer_norm;
+    this keeps the TFLite file to the same split (docs/decisions.md).
     """
     found: set[int] = set()
     for r, k in enumerate(kind):
@@ -326,9 +315,8 @@ def _attention_cores(ops, kind, producer, users, constant) -> set[int]:
     """Each SOFTMAX with the activation-by-activation BATCH_MATMULs on either side (scores = Q.K^T,
     then weights.V) and the scaling and masking between them.
 
-    A softmax over T keys gives weights around 1/T; int8's fixed 1/256 output scale leaves them a
-    few levels (textclf at 64 tokens: 10 dB out of the second attention). PT2E's XNNPACK quantizer
-    quantizes neither softmax nor bmm; this keeps the TFLite file to the same split.
+    A softmax over T keys gives weights around 1/T, a few of int8's 1/256 levels. PT2E's XNNPACK
+    quantizer quantizes neither softmax nor bmm; this keeps the TFLite file to the same split.
     """
     def act_matmul(i: int) -> bool:
         return kind[i] == "BATCH_MATMUL" and not any(t >= 0 and constant(t) for t in ops[i].inputs)

@@ -22,7 +22,7 @@ from converters.base import BuildContext, memo_per_program, native_stderr_held
 from converters.tflite.buckets import Plan, static_shape
 from converters.tflite.flatbuffer import SIGNATURE, to_tflite
 from converters.tflite.runner import candidate_perms
-from mobilesdk.errors import ConversionError, UnsupportedOpError, summary
+from mobilesdk.errors import SUMMARY_CHARS, ConversionError, UnsupportedOpError, summary
 from mobilesdk.spec import ModelSpec
 
 
@@ -130,10 +130,10 @@ def _explain_onnx2tf(e: BaseException, log: str, static, name: str) -> Exception
             return UnsupportedOpError(
                 f"onnx.{op_type}",
                 "tflite",
-                f"onnx2tf could not translate it ({cause[:200]}); rewrite this op in the model",
+                f"onnx2tf could not translate it ({cause}); rewrite this op in the model",
                 node=node.group(1),
             )
-    return ConversionError(f"TFLite conversion of model `{name}` failed at step `onnx2tf`: {cause[:300]}")
+    return ConversionError(f"TFLite conversion of model `{name}` failed at step `onnx2tf`: {cause[:SUMMARY_CHARS]}")
 
 
 def _probe_inputs(spec: ModelSpec, plan: Plan, lengths: dict[str, int]) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ waveform [B, N] + attention_mask [B, N] (1 valid, right padded) + lang_id [B]
   -> log_probs [B, T, P] (CTC log_softmax, blank = 0) and durations [B, T] (softplus, 0 when padded)
 
 Frame t is valid iff t * 320 + 400 <= valid samples: the division-free form of DerivedDim.length,
-because onnx2tf's fp16 floor division rounds wrong (TOOLCHAIN_TRAPS.md trap 3). Attention masks use
+because onnx2tf's fp16 floor division rounds wrong (docs/toolchain-traps.md#3). Attention masks use
 `torch.where(keep, scores, -1e4)`, so fully padded rows stay finite and fp16 does not overflow.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from mobilesdk.errors import CheckpointError
+from mobilesdk.errors import CheckpointError, summary
 
 SHOW = 5  # keys listed in an error before "... and N more"
 _WRAPPER_KEYS = ("state_dict", "model")
@@ -36,9 +36,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         else:
             state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # unreadable, truncated, or pickled objects beyond plain tensors
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CheckpointError(
-            f"cannot read checkpoint `{p}`: {first}. Fix: save it with torch.save(model.state_dict(), path) "
+            f"cannot read checkpoint `{p}`: {summary(e)}. Fix: save it with torch.save(model.state_dict(), path) "
             "or safetensors.torch.save_file(model.state_dict(), path)"
         ) from e
     for key in _WRAPPER_KEYS:

@@ -5,8 +5,8 @@ concatenated skip connections, tanh output. An optional multi-resolution STFT ma
 written as a Conv1d with a fixed DFT basis (no `torch.stft`): its hop equals the encoder's total
 stride, so its frames line up with the bottleneck, to which it is added after a 1x1 conv.
 
-Export notes: `nn.PReLU` on [B, C, T] breaks ExecuTorch XNNPACK and Core ML (TOOLCHAIN_TRAPS.md
-trap 1), hence `ClampPReLU`. The decoder uses an even kernel (k + 1) instead of `output_padding`, so
+Export notes: `nn.PReLU` on [B, C, T] breaks ExecuTorch XNNPACK and Core ML
+(docs/toolchain-traps.md#1), hence `ClampPReLU`. The decoder uses an even kernel (k + 1) instead of `output_padding`, so
 every ConvTranspose1d doubles the length with plain padding.
 """
 from __future__ import annotations

@@ -48,7 +48,7 @@ def test_every_compute_unit_passes_on_macos(harness):
 
 
 def test_per_channel_prelu_falls_back_to_the_default_decompositions(tmp_path):
-    """Stock coremltools rejects per-channel PReLU on [B,C,T] (trap 1); the default decomposition
+    """Stock coremltools rejects per-channel PReLU on [B,C,T] (docs/toolchain-traps.md#1); the default decomposition
     table turns it into where/mul first, which converts and is exact."""
     spec = ModelSpec(
         name="prelu",

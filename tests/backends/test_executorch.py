@@ -12,15 +12,13 @@ import torch
 import torch.nn as nn
 
 from converters.base import BuildContext
-from converters.executorch import ExecuTorchConverter
 from mobilesdk.capture import capture, run_torch
 from mobilesdk.errors import UnsupportedOpError
 from mobilesdk.spec import Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec
+from tests.conftest import require
 
-CONVERTER = ExecuTorchConverter()
-_reason = CONVERTER.check()
-if _reason:
-    pytest.skip(_reason, allow_module_level=True)
+CONVERTER = require("executorch")
+pytestmark = pytest.mark.slow  # each lowering takes tens of seconds on 2 cores
 
 
 # toy models ---------------------------------------------------------------------------------------
@@ -41,7 +39,7 @@ class MaskedConvAttention(nn.Module):
     def forward(self, x, mask):
         h = torch.relu(self.conv(x.unsqueeze(1))).transpose(1, 2)  # [B, T, d]
         scores = (self.q(h) @ self.k(h).transpose(1, 2)) * self.scale
-        scores = torch.where(mask[:, None, :] != 0, scores, -1e4)  # trap 10: where, not an additive mask
+        scores = torch.where(mask[:, None, :] != 0, scores, -1e4)  # docs/toolchain-traps.md#10: where, not add
         h = h + self.o(torch.softmax(scores, -1) @ self.v(h))
         w = mask.to(h.dtype)
         pooled = (h * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp(min=1.0)
@@ -88,7 +86,7 @@ MLP_SPEC = ModelSpec(
 
 
 class LongConv(nn.Module):
-    """A waveform conv stack on [1, 1, N], N up to 32000 (trap 4: ET used to cap it at 20480)."""
+    """A waveform conv stack on [1, 1, N], N up to 32000 (docs/toolchain-traps.md#4: ET used to cap it at 20480)."""
 
     def __init__(self):
         super().__init__()
@@ -155,7 +153,7 @@ def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
 # fixtures -----------------------------------------------------------------------------------------
 def _snapshot(ep):
     """What a converter must not change: graph, weights, and the dynamic ranges in its ShapeEnv
-    (shared with every program derived from it; trap 4's cap would narrow it in place)."""
+    (shared with every program derived from it; the 20480 cap of docs/toolchain-traps.md#4 would narrow it in place)."""
     from torch.utils._sympy.value_ranges import bound_sympy
 
     ranges = []
@@ -259,15 +257,15 @@ def test_conv1d_as_conv2d_rewrite_keeps_numerics():
     """The graph rewrite alone (no lowering, so it stays cheap): same outputs, no 1-D conv left."""
     import copy
 
-    from converters.executorch import _conv1d_as_conv2d, _conv1d_rewrite_needed
+    from converters.executorch.lowering import conv1d_as_conv2d, conv1d_rewrite_needed
 
     torch.manual_seed(0)
     module = ConvStack().eval()
     example = {"wave": np.random.default_rng(0).standard_normal((2, 1, 1024)).astype(np.float32)}
     ep = capture(module, STACK_SPEC, example)
-    assert _conv1d_rewrite_needed(ep)
+    assert conv1d_rewrite_needed(ep)
     gm = copy.deepcopy(ep.module())
-    assert _conv1d_as_conv2d(gm) == 3
+    assert conv1d_as_conv2d(gm) == 3
     targets = {str(n.target) for n in gm.graph.nodes if n.op == "call_function"}
     assert not any("conv1d" in t or "conv_transpose1d" in t for t in targets)
     assert {"aten.conv2d.default", "aten.conv2d.padding", "aten.conv_transpose2d.input"} <= targets

@@ -17,7 +17,11 @@ CELLS = [(fam, fmt, prec) for fam in sorted(FAMILIES) for fmt, conv in sorted(re
          for prec in conv.precisions]
 
 # (family, format, precision) -> why it fails, measured on this machine kind (tiny presets).
-KNOWN_FAILURES: dict[tuple[str, str, str], str] = {}
+KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
+    ("textclf", "executorch", "int8-dynamic"):
+        "sentiment 28.3 dB < 30 dB at the tiny preset (hidden 32): dynamic int8 quantizes every Linear, the "
+        "pooled sentiment head included (static int8 keeps it float); the small preset passes at 32.6 dB",
+}
 
 
 def cell(fam: str, fmt: str, prec: str):

@@ -9,7 +9,8 @@ import pytest
 from converters.base import get
 from mobilesdk.pipeline.bundle import load_golden
 
-pytestmark = pytest.mark.skipif(get("executorch").check() is not None, reason=str(get("executorch").check()))
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(get("executorch").check() is not None, reason=str(get("executorch").check()))]
 
 # ExecuTorch lowering takes one to four minutes per precision on 2 cores, so the suite builds two
 # models at a time (-j 2) and a few int8 variants (`make demo` builds more). textclf's tiny

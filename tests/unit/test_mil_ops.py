@@ -152,7 +152,7 @@ def test_activation_with_parameters(op):
 
 
 def test_prelu_and_softplus_parametric():
-    x = rand(2, 3, 4, 5)  # rank 4: MIL's prelu takes per-channel alpha on rank 4 only (trap 1)
+    x = rand(2, 3, 4, 5)  # rank 4: MIL's prelu takes per-channel alpha on rank 4 only (docs/toolchain-traps.md#1)
     alpha, beta = np.array([0.1, 0.2, 0.3], np.float32), np.array([1.0, 2.0, 0.5], np.float32)
     close(mil(lambda x: mb.prelu(x=x, alpha=alpha), x=x), F.prelu(t(x), t(alpha)))
     got = mil(lambda x: mb.softplus_parametric(x=x, alpha=alpha, beta=beta), x=x)

@@ -21,7 +21,7 @@ from mobilesdk.spec import Dim, ModelSpec, output_axis_dim, valid_length
 
 NP = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 KNOWN_KINDS = {"audio", "tokens", "category", "mask"}  # input kinds make_inputs can generate
-FORBIDDEN_OPS = ("prelu", "stft", "group_norm", "max_pool1d")  # break a converter (TOOLCHAIN_TRAPS.md)
+FORBIDDEN_OPS = ("prelu", "stft", "group_norm", "max_pool1d")  # break a converter (docs/toolchain-traps.md)
 NAMES = sorted(FAMILIES)
 MASKED = [f for f in NAMES if FAMILIES[f].spec("x", **FAMILIES[f].presets["tiny"]).masks]
 CASES = [(f, p) for f in NAMES for p in ("tiny", "small")]

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.coreml.mil import math_ops, shape_ops  # noqa: F401  (register the kernels)
+import converters.coreml.mil.math_ops  # noqa: F401  (registers its kernels)
+import converters.coreml.mil.shape_ops  # noqa: F401  (registers its kernels)
 from converters.coreml.mil.constexpr import CONSTEXPR
 from converters.coreml.mil.kernels import KERNELS
 
