@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import os
@@ -104,13 +105,8 @@ def plan(mc: ModelConfig, root: Path, cache: Cache) -> tuple[Graph, ModelSteps]:
         for prec in [p for p in mc.precisions if p in conv.precisions and f"{fmt}/{p}" not in mc.skip]:
             key = f"{m}/{fmt}/{prec}"
             job = ConvertJob(m, conv, prec, root / "models" / m / fmt / prec, mc.options.get(fmt, {}))
-            converted = g.add(f"convert/{key}", lambda loaded, gold, cap, job=job: convert_step(job, loaded, gold, cap, cache),
-                              load, golden, captured)
-            artifacts.append(g.add(
-                f"parity/{key}",
-                lambda loaded, gold, result, job=job: check_artifact(ArtifactCheck(
-                    job.converter, job.precision, result, loaded.spec, gold.golden_set(), root, torch_runner(loaded))),
-                load, golden, converted))
+            converted = g.add(f"convert/{key}", functools.partial(convert_step, job, cache=cache), load, golden, captured)
+            artifacts.append(g.add(f"parity/{key}", functools.partial(parity_step, job, root), load, golden, converted))
     return g, ModelSteps(load, golden, captured, semantics, tuple(artifacts))
 
 
@@ -173,6 +169,11 @@ def capture_step(loaded: Loaded, golden: Golden, mc: ModelConfig) -> Captured:
         return Captured(ep, findings, "no fp16-unsafe mask constants")
     verb = "rewrote" if mc.fp16_safe_masks else "found (set fp16_safe_masks = true to rewrite)"
     return Captured(ep, findings, f"fp16 mask lint {verb}: " + ", ".join(f"{f.node}={f.value}" for f in findings))
+
+
+def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, result: ConvertResult) -> Artifact:
+    return check_artifact(ArtifactCheck(job.converter, job.precision, result, loaded.spec, golden.golden_set(), root,
+                                        torch_runner(loaded)))
 
 
 def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Captured, cache: Cache) -> ConvertResult:
