@@ -16,6 +16,7 @@ EPILOG = textwrap.dedent(
       mobilesdk build examples/bundle.toml --out dist/bundle   # convert, check parity, write the bundle
       mobilesdk build examples/bundle.toml -j 2                # two models at a time
       mobilesdk verify dist/bundle                             # re-hash files and re-run parity
+      mobilesdk spec examples/huggingface/bundle.toml          # the spec each model builds with, as TOML
       mobilesdk models                                         # the reference model families
       mobilesdk doctor                                         # which converters can run here
 
@@ -54,6 +55,33 @@ def cmd_verify(args) -> int:
         print(f"error: {p}", file=sys.stderr)
     print(f"{args.bundle}: {len(report.problems)} problem(s)", file=sys.stderr)
     return 1
+
+
+def cmd_spec(args) -> int:
+    import tomli_w
+
+    from mobilesdk.pipeline import load_config
+    from mobilesdk.pipeline.build import load_model
+
+    cfg = load_config(args.config)
+    chosen = [m for m in cfg.models if not args.model or m.name == args.model]
+    if not chosen:
+        raise MobileSDKError(f"`{args.config}` has no model `{args.model}`. Fix: use one of "
+                             f"{', '.join(m.name for m in cfg.models)}")
+    for mc in chosen:
+        _, spec = load_model(mc)
+        print(f"# {mc.name}: the spec mobilesdk builds it with; copy any field into [models.{mc.name}.spec] to change it")
+        print(tomli_w.dumps({"models": {mc.name: {"spec": _without_none(spec.to_json())}}}))
+    return 0
+
+
+def _without_none(value):
+    """TOML has no null: leave out fields that are None (they take their defaults when read back)."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def cmd_models(args) -> int:
@@ -115,6 +143,12 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("bundle", help="a directory written by `mobilesdk build`")
     v.add_argument("--hashes-only", action="store_true", help="skip re-running parity (schema and hashes only)")
     v.set_defaults(fn=cmd_verify)
+    sp = sub.add_parser("spec", help="print each model's spec as TOML (derived for huggingface models)",
+                        description="Load the models of CONFIG and print the ModelSpec each is built with, as "
+                        "TOML to copy into bundle.toml as [models.<name>.spec] and adjust.")
+    sp.add_argument("config", help="path to a bundle.toml")
+    sp.add_argument("--model", help="only this model")
+    sp.set_defaults(fn=cmd_spec)
     sub.add_parser("models", help="list the reference model families and presets").set_defaults(fn=cmd_models)
     sub.add_parser("doctor", help="show toolchain versions and which converters can run").set_defaults(fn=cmd_doctor)
     return p

@@ -19,6 +19,14 @@
     formats = ["executorch"]       # per-model overrides of the [bundle] lists
     skip = ["executorch/int8-static"]   # format/precision pairs this model leaves out
 
+    [models.distil]
+    huggingface = "models/distilbert"   # ... or a local save_pretrained() directory (never the hub)
+    task = "sequence-classification"    # | token-classification | ctc | feature-extraction
+    max_length = 64                     # optional: longest token (or sample) axis; default from the model
+
+    [models.distil.spec]           # replaces whole fields of the derived spec (`mobilesdk spec` prints it)
+    dims = [{ name = "batch", min = 1, max = 4, default = 4 }, { name = "tokens", min = 2, max = 64, default = 32 }]
+
     [models.mybert.tflite]         # options of one converter for this model (`Converter.options`)
     buckets = { tokens = [32, 64, 128] }
 
@@ -51,6 +59,10 @@ MODEL_KEYS = {
     "seed": int,
     "checkpoint": str,
     "factory": str,
+    "huggingface": str,
+    "task": str,
+    "max_length": int,
+    "spec": dict,
     "formats": list,
     "precisions": list,
     "calibration_batches": int,
@@ -68,15 +80,21 @@ class ModelConfig:
     seed: int
     checkpoint: Path | None
     factory: str | None
+    huggingface: Path | None
+    task: str
+    max_length: int
     formats: tuple[str, ...]
     precisions: tuple[str, ...]
     calibration_batches: int
     fp16_safe_masks: bool
     skip: tuple[str, ...] = ()  # "format/precision" pairs left out
     options: dict[str, dict] = dataclasses.field(default_factory=dict)  # format -> [models.<name>.<format>]
+    spec: dict = dataclasses.field(default_factory=dict)  # [models.<name>.spec]: replaces fields of the spec
 
     @property
     def source(self) -> str:
+        if self.huggingface:
+            return f"huggingface:{self.huggingface.name}:{self.task}"
         return f"factory:{self.factory}" if self.factory else f"{self.family}:{self.preset}"
 
 
@@ -109,6 +127,13 @@ def _names(value: list, key: str, where: str, known: tuple[str, ...]) -> tuple[s
     return tuple(value)
 
 
+def _spec_override(table: dict, where: str) -> dict:
+    from mobilesdk.spec import ModelSpec
+
+    _check_keys(table, {f.name: object for f in dataclasses.fields(ModelSpec)}, where)
+    return table
+
+
 def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[str, dict[str, type]] | None = None
          ) -> BundleConfig:
     """The config at `path`; `known_options` maps each format to the option keys its converter takes."""
@@ -130,7 +155,7 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
     batches = bundle.get("calibration_batches", 8)
     models_table = data.get("models")
     if not isinstance(models_table, dict) or not models_table:
-        raise ConfigError(f"{path}: no models; add a `[models.<name>]` table with `family` or `factory`")
+        raise ConfigError(f"{path}: no models; add a `[models.<name>]` table with `family`, `factory` or `huggingface`")
     models = []
     for name, table in models_table.items():
         where = f"{path} [models.{name}]"
@@ -145,12 +170,19 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
                 raise ConfigError(f"{where}: format `{fmt}` takes no options; remove [models.{name}.{fmt}]")
             _check_keys(opts, allowed, f"{path} [models.{name}.{fmt}]")
         _check_keys(table, MODEL_KEYS, where)
-        if ("family" in table) == ("factory" in table):
-            raise ConfigError(f"{where}: set exactly one of `family` (a reference model) or `factory` (\"pkg.module:function\")")
+        sources = [k for k in ("family", "factory", "huggingface") if k in table]
+        if len(sources) != 1:
+            raise ConfigError(f"{where}: set exactly one of `family` (a reference model), `factory` "
+                              "(\"pkg.module:function\") or `huggingface` (a local save_pretrained directory)")
+        if ("huggingface" in table) != ("task" in table):
+            raise ConfigError(f"{where}: `huggingface` and `task` go together (task: sequence-classification, "
+                              "token-classification, ctc or feature-extraction)")
+        if "max_length" in table and "huggingface" not in table:
+            raise ConfigError(f"{where}: `max_length` applies to `huggingface` models; a family has presets")
         if "factory" in table and ":" not in table["factory"]:
             raise ConfigError(f"{where}: `factory` must look like \"package.module:function\", got {table['factory']!r}")
-        if "factory" in table and ("preset" in table or "checkpoint" in table):
-            raise ConfigError(f"{where}: `preset` and `checkpoint` apply to `family` models; a factory loads its own weights")
+        if "family" not in table and ("preset" in table or "checkpoint" in table):
+            raise ConfigError(f"{where}: `preset` and `checkpoint` apply to `family` models; this model loads its own weights")
         checkpoint = table.get("checkpoint")
         for pair in table.get("skip", []):
             fmt, _, prec = str(pair).partition("/")
@@ -167,6 +199,9 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
                 seed=table.get("seed", 0),
                 checkpoint=(path.parent / checkpoint) if checkpoint else None,
                 factory=table.get("factory"),
+                huggingface=(path.parent / table["huggingface"]) if "huggingface" in table else None,
+                task=table.get("task", ""),
+                max_length=table.get("max_length", 0),
                 formats=_names(table["formats"], "formats", where, known_formats) if "formats" in table else formats,
                 precisions=_names(table["precisions"], "precisions", where, PRECISIONS)
                 if "precisions" in table
@@ -175,6 +210,7 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
                 fp16_safe_masks=table.get("fp16_safe_masks", bundle.get("fp16_safe_masks", False)),
                 skip=tuple(table.get("skip", [])),
                 options=options,
+                spec=_spec_override(table.get("spec", {}), f"{path} [models.{name}.spec]"),
             )
         )
     out = bundle.get("out")

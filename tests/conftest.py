@@ -1,6 +1,6 @@
 """Shared test fixtures: the reference families built once per session, and their conversions.
 
-`harness.family(name)` gives a family's tiny preset with its capture, build context (with
+`harness.family(name)` gives a family's tiny preset (or a tiny stock Hugging Face model) with its capture, build context (with
 calibration batches) and golden set; `harness.convert(name, fmt, precision)` converts it once per
 session. Backend tests and the registry-generated matrix (`tests/backends/test_matrix.py`) share
 them, so each conversion runs once per test session whichever test asks first.
@@ -14,9 +14,14 @@ import pytest
 import torch
 
 from converters.base import BuildContext, Converted, get
+from mobilesdk.models import FAMILIES
 from mobilesdk.spec import ModelSpec
+from tests.fixtures import hf_models
 
 CALIBRATION_BATCHES = 8  # as bundle.toml's default
+# Every model the backend tests know: the reference families' tiny presets, then stock Hugging Face
+# architectures loaded through the `huggingface =` shortcut.
+MODELS = (*sorted(FAMILIES), *hf_models.ARCHITECTURES)
 
 
 @dataclass
@@ -43,7 +48,10 @@ class Harness:
             from mobilesdk.models import build_model
             from mobilesdk.pipeline.check import ReferenceCase
 
-            module, spec = build_model(name, "tiny", name=name)
+            if name in hf_models.ARCHITECTURES:
+                module, spec = hf_models.load(name, self.root / "huggingface")
+            else:
+                module, spec = build_model(name, "tiny", name=name)
             cases = golden_cases(spec)
             ep = capture(module, spec, cases[0].inputs)
             ctx = BuildContext(model=name, spec=spec, example_inputs=cases[0].inputs,

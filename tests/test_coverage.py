@@ -26,8 +26,9 @@ def test_every_registered_converter_has_backend_tests_of_its_own():
 
 def test_the_matrix_covers_every_family_converter_and_precision():
     from tests.backends.test_matrix import CELLS
+    from tests.fixtures.hf_models import ARCHITECTURES
 
-    want = {(fam, fmt, p) for fam in FAMILIES for fmt, conv in registry().items() for p in conv.precisions}
+    want = {(fam, fmt, p) for fam in [*FAMILIES, *ARCHITECTURES] for fmt, conv in registry().items() for p in conv.precisions}
     assert want == set(CELLS)
 
 

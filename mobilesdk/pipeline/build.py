@@ -32,7 +32,7 @@ from mobilesdk.pipeline.cache import Cache, convert_key
 from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact
 from mobilesdk.pipeline.graph import Graph, Progress, Step
 from mobilesdk.semantics import run_suite
-from mobilesdk.spec import Arrays, ModelSpec
+from mobilesdk.spec import Arrays, ModelSpec, spec_from_json
 
 
 @dataclass
@@ -61,10 +61,25 @@ class Captured:
 
 
 def load_model(mc: ModelConfig) -> tuple[torch.nn.Module, ModelSpec]:
+    """The module in eval mode and its spec, with `[models.<name>.spec]` applied."""
+    module, spec = _load_source(mc)
+    if mc.spec:
+        try:
+            spec = spec_from_json({**spec.to_json(), **mc.spec})
+        except (ValueError, TypeError, KeyError) as e:
+            raise ConfigError(f"[models.{mc.name}.spec] does not make a valid spec: {e}") from None
+    return module.eval(), spec
+
+
+def _load_source(mc: ModelConfig) -> tuple[torch.nn.Module, ModelSpec]:
     if mc.family:
         from mobilesdk.models import build_model
 
         return build_model(mc.family, mc.preset, seed=mc.seed, checkpoint=mc.checkpoint, name=mc.name)
+    if mc.huggingface:
+        from mobilesdk.models import huggingface
+
+        return huggingface.load(mc.huggingface, mc.task, mc.name, mc.max_length)
     module_name, _, func = mc.factory.partition(":")
     sys.path.insert(0, str(Path.cwd()))
     try:
@@ -77,9 +92,10 @@ def load_model(mc: ModelConfig) -> tuple[torch.nn.Module, ModelSpec]:
         result = fn()
     except Exception as e:
         raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` raised {type(e).__name__}: {e}") from None
-    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], torch.nn.Module) and isinstance(result[1], ModelSpec)):
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], torch.nn.Module)
+            and isinstance(result[1], ModelSpec)):
         raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` must return (torch.nn.Module, ModelSpec)")
-    return result[0].eval(), result[1]
+    return result
 
 
 def check_formats(cfg: BundleConfig) -> None:

@@ -137,4 +137,10 @@ def semantics_table(model) -> list[str]:
     for fmt, precision, sem in rows:
         by = {r.check: r for r in sem}
         lines.append(f"| {fmt} | {precision} | " + " | ".join(_cell(by[c]) if c in by else "–" for c in checks) + " |")
+    own = [r.check for r in model.semantics if r.applicable and not r.passed]
+    if own:
+        lines += ["", f"**PyTorch itself fails {', '.join(own)}**: the model's own outputs at valid positions change "
+                  "with its padding, so no artifact can pass these checks. This is the model, not the conversion. "
+                  "Remedy: keep padded positions out of every layer that mixes positions (a normalisation or "
+                  "pooling over the whole sequence), or declare no mask for that input in the spec."]
     return lines + [""]

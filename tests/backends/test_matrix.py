@@ -1,7 +1,8 @@
-"""Every registered family x every registered converter x each of its precisions, run in its runtime.
+"""Every model (the registered families and the stock Hugging Face architectures of
+tests/fixtures/hf_models.py) x every registered converter x each of its precisions, run in its runtime.
 
-Generated from the registries: a new family or converter is in the matrix without editing this
-file. A cell that fails must be in KNOWN_FAILURES with its reason (and the upstream issue where
+Generated from the registries: a new family, architecture or converter is in the matrix without
+editing this file. A cell that fails must be in KNOWN_FAILURES with its reason (and the upstream issue where
 there is one); an entry whose cell passes fails the run (strict xfail), so the table never goes stale.
 """
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 import pytest
 
 from converters.base import registry
-from mobilesdk.models import FAMILIES
 from mobilesdk.pipeline.check import evaluate
-from tests.conftest import describe
+from tests.conftest import MODELS, describe
 
-CELLS = [(fam, fmt, prec) for fam in sorted(FAMILIES) for fmt, conv in sorted(registry().items())
+CELLS = [(fam, fmt, prec) for fam in MODELS for fmt, conv in sorted(registry().items())
          for prec in conv.precisions]
 
 # (family, format, precision) -> why it fails, measured on this machine kind (tiny presets).
