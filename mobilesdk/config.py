@@ -127,6 +127,33 @@ def _names(value: list, key: str, where: str, known: tuple[str, ...]) -> tuple[s
     return tuple(value)
 
 
+def _model_checks(name: str, table: dict, where: str, path: Path, known_formats: tuple[str, ...],
+                  known_options: dict[str, dict[str, type]]) -> dict[str, dict]:
+    """Reject a [models.<name>] table that mixes its sources or options; return its converter options
+    (the `[models.<name>.<format>]` tables, removed from `table`)."""
+    options = {fmt: table.pop(fmt) for fmt in known_formats if isinstance(table.get(fmt), dict)}
+    for fmt, opts in options.items():
+        allowed = known_options.get(fmt, {})
+        if not allowed:
+            raise ConfigError(f"{where}: format `{fmt}` takes no options; remove [models.{name}.{fmt}]")
+        _check_keys(opts, allowed, f"{path} [models.{name}.{fmt}]")
+    _check_keys(table, MODEL_KEYS, where)
+    sources = [k for k in ("family", "factory", "huggingface") if k in table]
+    if len(sources) != 1:
+        raise ConfigError(f"{where}: set exactly one of `family` (a reference model), `factory` "
+                          "(\"pkg.module:function\") or `huggingface` (a local save_pretrained directory)")
+    if ("huggingface" in table) != ("task" in table):
+        raise ConfigError(f"{where}: `huggingface` and `task` go together (task: sequence-classification, "
+                          "token-classification, ctc or feature-extraction)")
+    if "max_length" in table and "huggingface" not in table:
+        raise ConfigError(f"{where}: `max_length` applies to `huggingface` models; a family has presets")
+    if "factory" in table and ":" not in table["factory"]:
+        raise ConfigError(f"{where}: `factory` must look like \"package.module:function\", got {table['factory']!r}")
+    if "family" not in table and ("preset" in table or "checkpoint" in table):
+        raise ConfigError(f"{where}: `preset` and `checkpoint` apply to `family` models; this model loads its own weights")
+    return options
+
+
 def _spec_override(table: dict, where: str) -> dict:
     from mobilesdk.spec import ModelSpec
 
@@ -163,26 +190,7 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
             raise ConfigError(f"{where}: model names must match {NAME.pattern} (they become file and class names)")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: must be a table")
-        options = {fmt: table.pop(fmt) for fmt in known_formats if isinstance(table.get(fmt), dict)}
-        for fmt, opts in options.items():
-            allowed = known_options.get(fmt, {})
-            if not allowed:
-                raise ConfigError(f"{where}: format `{fmt}` takes no options; remove [models.{name}.{fmt}]")
-            _check_keys(opts, allowed, f"{path} [models.{name}.{fmt}]")
-        _check_keys(table, MODEL_KEYS, where)
-        sources = [k for k in ("family", "factory", "huggingface") if k in table]
-        if len(sources) != 1:
-            raise ConfigError(f"{where}: set exactly one of `family` (a reference model), `factory` "
-                              "(\"pkg.module:function\") or `huggingface` (a local save_pretrained directory)")
-        if ("huggingface" in table) != ("task" in table):
-            raise ConfigError(f"{where}: `huggingface` and `task` go together (task: sequence-classification, "
-                              "token-classification, ctc or feature-extraction)")
-        if "max_length" in table and "huggingface" not in table:
-            raise ConfigError(f"{where}: `max_length` applies to `huggingface` models; a family has presets")
-        if "factory" in table and ":" not in table["factory"]:
-            raise ConfigError(f"{where}: `factory` must look like \"package.module:function\", got {table['factory']!r}")
-        if "family" not in table and ("preset" in table or "checkpoint" in table):
-            raise ConfigError(f"{where}: `preset` and `checkpoint` apply to `family` models; this model loads its own weights")
+        options = _model_checks(name, table, where, path, known_formats, known_options)
         checkpoint = table.get("checkpoint")
         for pair in table.get("skip", []):
             fmt, _, prec = str(pair).partition("/")

@@ -82,3 +82,30 @@ def test_cli_reports_a_bad_config_in_one_line_with_exit_code_2(tmp_path):
 def test_cli_missing_config_file(tmp_path):
     r = subprocess.run([sys.executable, "-m", "mobilesdk.cli", "build", str(tmp_path / "nope.toml")], capture_output=True, text=True)
     assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("table,message", [
+    ("huggingface='m'", "`huggingface` and `task` go together"),
+    ("family='textclf'\nfactory='a:b'", "exactly one of `family`"),
+    ("family='textclf'\nmax_length=3", "`max_length` applies to `huggingface` models"),
+    ("huggingface='m'\ntask='ctc'\npreset='tiny'", "`preset` and `checkpoint` apply to `family` models"),
+    ("family='textclf'\n[models.a.spec]\ndimz=[]", "unknown key `dimz`; did you mean `dims`"),
+])
+def test_model_sources_and_their_keys_are_checked(tmp_path, table, message):
+    with pytest.raises(ConfigError, match=message):
+        load(write(tmp_path, f"[models.a]\n{table}\n"), FORMATS)
+
+
+def test_a_huggingface_directory_is_relative_to_the_config(tmp_path):
+    cfg = load(write(tmp_path, "[models.a]\nhuggingface='models/bert'\ntask='sequence-classification'\n"), FORMATS)
+    m = cfg.models[0]
+    assert m.huggingface == tmp_path / "models/bert" and m.source == "huggingface:bert:sequence-classification"
+
+
+def test_a_huggingface_directory_without_a_model_is_one_line_error(tmp_path):
+    from mobilesdk.models import huggingface
+
+    with pytest.raises(ConfigError, match="has no config.json. Fix: point it at a directory written by save_pretrained"):
+        huggingface.load(tmp_path, "ctc", "a")
+    with pytest.raises(ConfigError, match="task `translate` is unknown"):
+        huggingface.load(tmp_path, "translate", "a")
