@@ -120,9 +120,9 @@ def _ct_convert(ep, ctx: BuildContext, compute: str):
     """ct.convert with the spec's I/O names and float32 I/O; returns (model, decomposition used).
 
     coremltools 9 needs an ATEN-dialect program. `run_decompositions({})` keeps ops like layer_norm
-    and gelu whole and works for our families; Hugging Face BERT needs the default table instead
-    ("Unsupported fx node new_ones"), which in turn breaks `expand` in the aligner.
-    So: the empty table first, the default table if that fails.
+    and gelu whole and, with `translation_fixes()`, works for our families and the stock Hugging Face
+    models; the default table rewrites per-channel PReLU (docs/toolchain-traps.md#1) but breaks
+    `expand` in the aligner. So: the empty table first, the default table if that fails.
     """
     import coremltools as ct
 

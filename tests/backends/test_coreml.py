@@ -234,6 +234,116 @@ def test_dynamic_pad_and_integer_floordiv_translate(tmp_path_factory):
         np.testing.assert_allclose(runner({"x": x})["y"], want, atol=1e-6)
 
 
+def convert_fp32(module, spec, example, tmp_path_factory):
+    """Converts with the empty decomposition table (the translations under test, not the default
+    table's rewrites) and returns (runner, MIL program)."""
+    from converters.coreml.mil import load_program
+
+    ep = capture.capture(module, spec, example)
+    conv = CONVERTER.convert(ep, BuildContext(model=spec.name, spec=spec, example_inputs=example), "fp32",
+                             tmp_path_factory.mktemp(spec.name))
+    assert conv.meta["decompositions"] == "none", conv.meta
+    return CONVERTER.runner(conv, spec), load_program(conv.files[0])[0]
+
+
+def assert_selects_are_same_shaped(program):
+    """cond, a, b and the declared result of every `select` have one rank (Core ML's Neural Engine
+    rejects broadcasting selects: onnxsim/onnxsim#1399)."""
+    selects = [op for op in program.functions["main"].operations if op.op_type == "select"]
+    assert selects
+    for op in selects:
+        ranks = {len(op.cond.shape), len(op.a.shape), len(op.b.shape), len(op.outputs[0].shape)}
+        assert len(ranks) == 1, op
+
+
+class ScalarWhereMask(nn.Module):
+    """The Hugging Face mask idiom: `x.new_ones((), dtype=bool) & mask`, then `where(mask[B,1,1,T],
+    zeros(()), full((), finfo.min))` (where.self with 0-d a and b), added to [B,1,T,T] scores; the
+    padded rows are zeroed with `where(mask[B,T,1], y, 0.0)` (where.ScalarOther)."""
+
+    def forward(self, x, attention_mask):
+        keep = x.new_ones((), dtype=torch.bool) & attention_mask.bool()[:, None, None, :]
+        bias = torch.where(keep, x.new_zeros(()), x.new_full((), torch.finfo(x.dtype).min))
+        h = x[:, None]
+        y = (torch.softmax(h @ h.transpose(-1, -2) + bias, dim=-1) @ h)[:, 0]
+        return (torch.where(attention_mask[..., None] > 0, y, 0.0),)
+
+
+WHERE_SPEC = ModelSpec(
+    name="where_mask",
+    inputs=(TensorSpec("x", "float32", ("batch", "tokens", 4), kind="audio"),
+            TensorSpec("attention_mask", "int32", ("batch", "tokens"), kind="mask")),
+    outputs=(OutputSpec("y", "float32", ("batch", "tokens", 4), metric="sqnr", position_axis=1),),
+    dims=(Dim("batch", 1, 4, default=2), Dim("tokens", 2, 16, default=8)),
+    masks=(MaskSpec("attention_mask", "tokens"),),
+)
+
+
+def test_scalar_where_new_ones_and_mask_translate(tmp_path_factory):
+    """where(cond[B,1,1,T], 0-d, 0-d) with symbolic shapes was typed as a scalar select (which the MIL
+    evaluator refuses); new_ones, `__and__` and where.ScalarOther had no translation under the empty
+    decomposition table."""
+    module, rng = ScalarWhereMask(), np.random.default_rng(0)
+    example = {"x": rng.standard_normal((2, 8, 4)).astype(np.float32), "attention_mask": np.ones((2, 8), np.int32)}
+    runner, program = convert_fp32(module, WHERE_SPEC, example, tmp_path_factory)
+    assert_selects_are_same_shaped(program)
+    for b, t, lengths in ((2, 8, (8, 3)), (3, 13, (13, 1, 7)), (1, 2, (2,))):
+        x = rng.standard_normal((b, t, 4)).astype(np.float32)
+        mask = (np.arange(t)[None] < np.array(lengths)[:, None]).astype(np.int32)
+        want = module(torch.from_numpy(x), torch.from_numpy(mask))[0].numpy()
+        np.testing.assert_allclose(runner({"x": x, "attention_mask": mask})["y"], want, atol=1e-5)
+
+
+class FrameMask(nn.Module):
+    """The Wav2Vec2 frame mask: frame counts by integer floor division, an int32 `zeros` set to 1 at
+    count - 1 (index_put with int indices), flipped cumsum, then `h[~mask] = 0` (a bool index_put)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv1d(1, 3, 4, stride=2)
+
+    def forward(self, x, attention_mask):
+        h = self.conv(x[:, None]).transpose(1, 2)
+        frames = torch.div(attention_mask.sum(-1) - 4, 2, rounding_mode="floor") + 1
+        mask = torch.zeros(h.shape[:2], dtype=attention_mask.dtype)
+        mask[(torch.arange(h.shape[0]), frames - 1)] = 1
+        mask = mask.flip([-1]).cumsum(-1).flip([-1]).bool()
+        h[~mask] = 0.0
+        return (h,)
+
+
+FRAME_SPEC = ModelSpec(
+    name="frame_mask",
+    inputs=(TensorSpec("x", "float32", ("batch", "n"), kind="audio"),
+            TensorSpec("attention_mask", "int32", ("batch", "n"), kind="mask")),
+    outputs=(OutputSpec("y", "float32", ("batch", "frames", 3), metric="sqnr", position_axis=1),),
+    # even n: for odd n torch.export cannot prove the flipped cumsum's guards (docs/toolchain-traps.md#5)
+    dims=(Dim("batch", 1, 4, default=2), Dim("n", 8, 64, multiple_of=2, default=22)),
+    derived_dims=(DerivedDim("frames", source="n", conv_stack=((4, 2),)),),
+    masks=(MaskSpec("attention_mask", "n"),),
+)
+
+
+def test_integer_lengths_zeros_dtype_and_mask_index_put_translate(tmp_path_factory):
+    """Integer `div(rounding_mode="floor")` gave fp32 indices, `zeros(dtype=int32)` gave fp32 and the
+    bool-mask index_put needed provably equal symbolic shapes: all three used to fail."""
+    module, rng = FrameMask().eval(), np.random.default_rng(0)
+    example = {"x": rng.standard_normal((2, 22)).astype(np.float32), "attention_mask": np.ones((2, 22), np.int32)}
+    runner, program = convert_fp32(module, FRAME_SPEC, example, tmp_path_factory)
+    ops = {op.op_type for op in program.functions["main"].operations}
+    assert {"floor_div", "scatter_nd", "select"} <= ops and "non_zero" not in ops, sorted(ops)
+    assert_selects_are_same_shaped(program)
+    for b, n, lengths in ((2, 22, (22, 9)), (3, 64, (64, 4, 33)), (1, 8, (8,))):
+        x = rng.standard_normal((b, n)).astype(np.float32)
+        mask = (np.arange(n)[None] < np.array(lengths)[:, None]).astype(np.int32)
+        with torch.no_grad():
+            want = module(torch.from_numpy(x), torch.from_numpy(mask))[0].numpy()
+        got = runner({"x": x, "attention_mask": mask})["y"]
+        np.testing.assert_allclose(got, want, atol=1e-6)
+        assert (got[want == 0] == 0).all()
+
+
 def test_worse_of_picks_the_farther_compute_unit_per_output():
     from converters.coreml.predict import worse_of as _worse_of
 

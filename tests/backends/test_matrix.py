@@ -25,14 +25,8 @@ KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
 # Stock Hugging Face architectures, by failure class (issue #11 works through them).
 _HF_TEXT = ("hf_bert_seq", "hf_bert_tok", "hf_distilbert_seq", "hf_albert_seq", "hf_roberta_tok", "hf_xlmr_seq")
 _HF_AUDIO = ("hf_wav2vec2_ctc", "hf_hubert_ctc")
-_COREML = ("fp32", "fp16", "int8-weights", "palettize6")
 _TFLITE = ("fp32", "fp16", "int8-dynamic", "int8-static")
 KNOWN_FAILURES |= {
-    **{(m, "coreml", p): "coremltools types select(cond, scalar, scalar) as a scalar, ignoring cond's shape; the MIL "
-       "evaluator refuses the inconsistent program (the device rejects it on the Neural Engine: onnxsim/onnxsim#1399)"
-       for m in _HF_TEXT for p in _COREML},
-    **{(m, "coreml", p): "coremltools 9.0 has no translation for `new_ones` (Unsupported fx node new_ones) under "
-       "either decomposition table tried" for m in _HF_AUDIO for p in _COREML},
     **{(m, "executorch", p): "int32 token ids break the PT2E-quantized graph (IndexError: tensors used as indices "
        "must be long, or Tensor dtype mismatch Expected: Int, Got: float)" for m in _HF_TEXT for p in ("int8-dynamic", "int8-static")},
     **{(m, "executorch", p): "RuntimeError: Tensor dtype mismatch! Expected: Long, Got: float in the quantized "

@@ -388,6 +388,15 @@ def test_gathers():
     close(got, torch.scatter(t(x), 1, t(pos).long(), t(upd)))
 
 
+@pytest.mark.parametrize("mode", ["update", "add"])
+def test_scatter_nd_is_index_put(mode):
+    x, upd = rand(3, 5, 2), rand(4, 2)
+    pos = np.array([[0, 1], [2, 4], [1, -1], [2, 4 if mode == "add" else 0]], dtype=np.int32)  # add: a repeat
+    got = mil(lambda x, i, u: mb.scatter_nd(data=x, indices=i, updates=u, mode=mode), x=x, i=pos, u=upd)
+    ref = torch.index_put(t(x), (t(pos[:, 0]).long(), t(pos[:, 1]).long()), t(upd), accumulate=mode == "add")
+    close(got, ref)
+
+
 def test_band_one_hot_pad():
     x = rand(2, 5, 5)
     close(mil(lambda x: mb.band_part(x=x, lower=np.int32(-1), upper=np.int32(0)), x=x), torch.tril(t(x)))

@@ -136,6 +136,27 @@ def _scatter_along_axis(a):
     return data
 
 
+_SCATTER_MODES = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "max": np.maximum,
+                  "min": np.minimum}
+
+
+@kernel("scatter_nd")
+def _scatter_nd(a):
+    # updates[i..., :] goes to data[indices[i..., :]], a K-index into the first K axes (torch index_put)
+    data = a["data"].copy()
+    ind = np.asarray(a["indices"]).astype(np.int64)
+    ind = np.where(ind < 0, ind + np.array(data.shape[: ind.shape[-1]]), ind)
+    at = tuple(np.moveaxis(ind, -1, 0))
+    mode = as_str(a.get("mode", "add"))
+    if mode == "update":
+        data[at] = a["updates"]
+    elif mode in _SCATTER_MODES:
+        _SCATTER_MODES[mode].at(data, at, a["updates"])  # repeated indices accumulate
+    else:
+        raise NotImplementedError(f"scatter_nd mode {mode}")
+    return data
+
+
 @kernel("band_part")
 def _band_part(a):
     x = a["x"]
