@@ -7,14 +7,15 @@ bucket, batch fixed to the spec's golden batch; the runner picks a bucket by inp
 masked dims are right-padded up to a bucket, unmasked dims need an exact one (`buckets.py`). Why
 not one dynamic-length model: docs/decisions.md#tflite-length-buckets.
 
-fp32, fp16 (float16 weights), int8-dynamic (dynamic-range) and int8-static (full-integer internals
-calibrated on `ctx.calibration`, float I/O kept) are all produced by `tf.lite.TFLiteConverter.
-from_saved_model` on the SavedModel onnx2tf builds (`saved_model.py`, `flatbuffer.py`): onnx2tf
-cannot calibrate integer inputs (docs/toolchain-traps.md#9),
-and converting the SavedModel ourselves is faster than onnx2tf's own per-file conversion. Outputs
-are mapped by SignatureDef name, never by position (onnx2tf reorders them); layouts are measured
-against onnxruntime at conversion time and the runner (`runner.py`) transposes, so callers always
-use spec layouts.
+fp32, int8-dynamic (dynamic-range) and int8-static (full-integer internals calibrated on
+`ctx.calibration`, float I/O kept) are produced by `tf.lite.TFLiteConverter.from_saved_model` on the
+SavedModel onnx2tf builds (`saved_model.py`, `flatbuffer.py`): onnx2tf cannot calibrate integer
+inputs (docs/toolchain-traps.md#9), and converting the SavedModel ourselves is faster than onnx2tf's
+own per-file conversion. fp16 (float16 weights) is the fp32 file with its weights halved
+(`flatbuffer.half_weights`). Before onnx2tf, exact rewrites replace the graph patterns it
+mistranslates (`onnx_rewrites.py`). Outputs are mapped by SignatureDef name, never by position
+(onnx2tf reorders them); layouts are measured against onnxruntime at conversion time and the runner
+(`runner.py`) transposes, so callers always use spec layouts.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from pathlib import Path
 from converters.base import BuildContext, Converted, Converter, import_problem, versions_of
 from converters.onnx.export import export_onnx
 from converters.tflite.buckets import Plan, avoid_channel_sizes, file_name, plan_for
-from converters.tflite.flatbuffer import quantize_buckets, representative, to_tflite
+from converters.tflite.flatbuffer import half_weights, quantize_buckets, representative, to_tflite
 from converters.tflite.int8 import float_op_count
 from converters.tflite.runner import BucketRunner
 from converters.tflite.saved_model import Saved, saved_model
@@ -64,8 +65,7 @@ class TFLiteConverter(Converter):
             export_onnx(ep, ctx.spec, onnx_path, ctx.model)
             plan = avoid_channel_sizes(plan_for(ctx.spec, ctx.options), ctx.spec, onnx_path)
             saved_all = [saved_model(ep, onnx_path, ctx, plan, bucket, work) for bucket in plan.buckets]
-            blobs = [s.fp32 if precision == "fp32" else to_tflite(s.path, s.in_perm, ctx, plan, b, precision)
-                     for b, s in zip(plan.buckets, saved_all)]
+            blobs = [_flatbuffer(s, ctx, plan, b, precision) for b, s in zip(plan.buckets, saved_all)]
             if precision == "int8-static":
                 feeds = [list(representative(ctx, plan, b, s.in_perm)) for b, s in zip(plan.buckets, saved_all)]
                 blobs = quantize_buckets(blobs, feeds, ctx.model, "/".join(plan.tag(b) for b in plan.buckets))
@@ -88,6 +88,14 @@ class TFLiteConverter(Converter):
         return BucketRunner(converted, spec)
 
 
+def _flatbuffer(saved: Saved, ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], precision: str) -> bytes:
+    if precision == "fp32":
+        return saved.fp32
+    if precision == "fp16":
+        return half_weights(saved.fp32)
+    return to_tflite(saved.path, saved.in_perm, ctx, plan, bucket, precision)
+
+
 def _meta(plan: Plan, saved: list[Saved], files: list[Path], precision: str, seconds: float) -> dict:
     first = saved[0]
     layout = ";".join(
@@ -104,6 +112,7 @@ def _meta(plan: Plan, saved: list[Saved], files: list[Path], precision: str, sec
         "batch_note": "fixed; the runner splits larger batches and pads smaller ones",
         "layout": layout,  # axis permutations between spec (NCW) and TFLite (NWC) tensors
         "layout_min_sqnr_db": round(min(s.layout_sqnr for s in saved), 1),
+        "onnx_rewrites": ",".join(f"{k}:{v}" for k, v in first.rewrites.items()),  # onnx_rewrites.py, main bucket
         "size_bytes": sum(p.stat().st_size for p in files),
         "onnx2tf_seconds": round(sum(s.seconds for s in saved), 1),
         "seconds": round(seconds, 1),

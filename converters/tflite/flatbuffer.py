@@ -25,16 +25,13 @@ KNOWN_FAILURES = tuple(
 
 def to_tflite(saved: Path, in_perm: dict, ctx: BuildContext, plan: Plan, bucket: tuple[int, ...],
               precision: str) -> bytes:
-    """One bucket's SavedModel as a `.tflite` at `precision` (int8-static: calibrated, still float;
-    `quantize_buckets` makes it integer)."""
+    """One bucket's SavedModel as a `.tflite` at `precision`, fp16 aside (`half_weights`; int8-static:
+    calibrated, still float; `quantize_buckets` makes it integer)."""
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SIGNATURE])
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex: ai_edge_litert has no TF kernels
-    if precision == "fp16":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.target_spec.supported_types = [tf.float16]
-    elif precision == "int8-dynamic":
+    if precision == "int8-dynamic":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
     elif precision == "int8-static":
         # onnx2tf casts calibration data to float32 (docs/toolchain-traps.md#9); calibrate the
@@ -47,6 +44,49 @@ def to_tflite(saved: Path, in_perm: dict, ctx: BuildContext, plan: Plan, bucket:
             return conv.convert()
     except Exception as e:
         raise _explain(e, ctx.model, precision, plan.tag(bucket)) from e
+
+
+FP16_MIN_ELEMENTS = 2  # float constants with fewer elements (scalars) stay float32 in the fp16 file
+
+
+def half_weights(blob: bytes) -> bytes:
+    """The fp16 file from the fp32 one: each float32 constant stored as float16 behind a DEQUANTIZE, the
+    layout TFLiteConverter's float16 quantization writes (and XNNPACK reads), except scalars. The converter
+    rounds those too, and a rounded reciprocal breaks integer floor division: x / 5 becomes x * 0.19995,
+    and a stock wav2vec2's frame lengths came out one short (13 dB; docs/toolchain-traps.md#3)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(blob)
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.DEQUANTIZE
+    code.version = 3  # float16 input
+    model.operatorCodes.append(code)
+    halved = set()
+    for g in model.subgraphs:
+        dequantize = []
+        for i, t in enumerate(list(g.tensors)):
+            data = model.buffers[t.buffer].data if t.buffer else None
+            quantized = t.quantization is not None and t.quantization.scale is not None
+            if data is None or t.type != schema.TensorType.FLOAT32 or t.sparsity or quantized \
+                    or int(np.prod(t.shape if t.shape is not None else [])) < FP16_MIN_ELEMENTS:
+                continue
+            buf = schema.BufferT()
+            buf.data = np.frombuffer(bytes(data), np.float32).astype(np.float16).view(np.uint8)
+            model.buffers.append(buf)
+            half = schema.TensorT()
+            half.name, half.shape, half.type = t.name + b"_fp16", t.shape, schema.TensorType.FLOAT16
+            half.buffer = len(model.buffers) - 1
+            g.tensors.append(half)
+            halved.add(t.buffer)
+            t.buffer = 0  # buffer 0 is the empty one: DEQUANTIZE computes the tensor now
+            op = schema.OperatorT()
+            op.opcodeIndex, op.inputs, op.outputs = len(model.operatorCodes) - 1, [len(g.tensors) - 1], [i]
+            dequantize.append(op)
+        g.operators = dequantize + list(g.operators)
+    for b in halved - {t.buffer for g in model.subgraphs for t in g.tensors}:
+        model.buffers[b].data = None  # the float32 copy is gone from the file
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def quantize_buckets(calibrated: list[bytes], feeds: list[list[dict]], name: str, tags: str) -> list[bytes]:

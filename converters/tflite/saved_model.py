@@ -21,6 +21,7 @@ import numpy as np
 from converters.base import BuildContext, memo_per_program, native_stderr_held
 from converters.tflite.buckets import Plan, static_shape
 from converters.tflite.flatbuffer import SIGNATURE, to_tflite
+from converters.tflite.onnx_rewrites import rewrite
 from converters.tflite.runner import candidate_perms
 from mobilesdk.errors import SUMMARY_CHARS, ConversionError, UnsupportedOpError, summary
 from mobilesdk.spec import ModelSpec
@@ -52,6 +53,7 @@ class Saved:
     layout_sqnr: float  # worst SQNR of the fp32 file against onnxruntime on this bucket's graph
     seconds: float
     fp32: bytes  # the fp32 .tflite, converted once to verify the layouts
+    rewrites: dict[str, int]  # onnx_rewrites applied to the static graph, and how often
 
 
 def saved_model(ep, onnx_path: Path, ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], work: Path) -> Saved:
@@ -70,21 +72,22 @@ def _build(onnx_path: Path, ctx: BuildContext, plan: Plan, bucket: tuple[int, ..
     shapes = {t.name: static_shape(t, plan, lengths) for t in ctx.spec.inputs}
     static = _static_onnx(onnx.load(str(onnx_path)), shapes, ctx.model, plan.tag(bucket))
     data = static.SerializeToString()
+    rewritten, fired = rewrite(static)
     copy = work / f"static-{plan.tag(bucket)}.onnx"
-    copy.write_bytes(data)
+    copy.write_bytes(rewritten.SerializeToString())
     start = time.perf_counter()
-    model = _run_onnx2tf(copy, work / f"onnx2tf-{plan.tag(bucket)}", static, ctx.model)
+    model = _run_onnx2tf(copy, work / f"onnx2tf-{plan.tag(bucket)}", rewritten, ctx.model)
     target = Path(tempfile.mkdtemp(prefix=f"{plan.tag(bucket)}-", dir=_work_root()))
     try:
         in_perm = _input_perms(model, shapes, ctx.model)
         _write_saved_model(model, target)
     finally:
         tf_keras.backend.clear_session()
-    # The fp32 file is the layout probe: run it against onnxruntime on the same static graph.
+    # The fp32 file is the layout probe: run it against onnxruntime on the static graph before the rewrites.
     fp32 = to_tflite(target, in_perm, ctx, plan, bucket, "fp32")
     probe = _probe_inputs(ctx.spec, plan, lengths)
     out_perm, layout_sqnr = _output_perms(fp32, data, probe, in_perm, ctx)
-    return Saved(target, in_perm, out_perm, layout_sqnr, time.perf_counter() - start, fp32)
+    return Saved(target, in_perm, out_perm, layout_sqnr, time.perf_counter() - start, fp32, fired)
 
 
 def _static_onnx(model, shapes: dict[str, list[int]], name: str, tag: str):
@@ -122,18 +125,31 @@ def _run_onnx2tf(path: Path, folder: Path, static, name: str):
 def _explain_onnx2tf(e: BaseException, log: str, static, name: str) -> Exception:
     text = re.sub(r"\x1b\[[0-9;]*m", "", log)
     node = re.search(r"onnx_op_name:\s*(\S+)", text)
-    cause = summary(e) if str(e).strip() else next(
+    cause = _cause(e) if str(e).strip() else next(
         (ln.strip() for ln in reversed(text.splitlines()) if "Error" in ln), type(e).__name__)
     if node:
         op_type = next((n.op_type for n in static.graph.node if n.name == node.group(1)), "")
         if op_type:
-            return UnsupportedOpError(
-                f"onnx.{op_type}",
-                "tflite",
-                f"onnx2tf could not translate it ({cause}); rewrite this op in the model",
-                node=node.group(1),
-            )
+            return UnsupportedOpError(f"onnx.{op_type}", "tflite", _onnx2tf_hint(cause, name), node=node.group(1))
     return ConversionError(f"TFLite conversion of model `{name}` failed at step `onnx2tf`: {cause[:SUMMARY_CHARS]}")
+
+
+def _cause(e: BaseException) -> str:
+    """summary(e), plus the TF error that Keras wraps in `Exception encountered when calling layer ...`."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    if len(lines) < 2 or not lines[0].startswith("Exception encountered"):
+        return summary(e)
+    detail = re.sub(r" for '\{\{node .*?\}\} = [^']*'", "", lines[1])  # drop the TF node dump, keep the shapes
+    return f"{summary(e)} {detail}"[:SUMMARY_CHARS]
+
+
+def _onnx2tf_hint(cause: str, name: str) -> str:
+    clash = re.search(r"Dimensions must be equal|Shape must be rank|not broadcastable|Incompatible shapes", cause)
+    layout = (f"a shape clash inside onnx2tf is mostly its NCHW->NHWC guess on a 3-D+ tensor: other lengths "
+              f"([models.{name}.tflite] buckets) avoid it when a length equals a channel count; " if clash else "")
+    return (f"onnx2tf could not translate it ({cause}); {layout}an exact rewrite of the pattern in "
+            "converters/tflite/onnx_rewrites.py (matched by structure, with a unit test) fixes it for every model; "
+            "meanwhile build this model for executorch or coreml")
 
 
 def _probe_inputs(spec: ModelSpec, plan: Plan, lengths: dict[str, int]) -> dict[str, np.ndarray]:
@@ -193,8 +209,10 @@ def _output_perms(blob: bytes, onnx_bytes: bytes, probe, in_perm, ctx: BuildCont
                 f"TFLite conversion of model `{ctx.model}`: onnx2tf changed the meaning of output `{o.name}` "
                 f"(TFLite shape {got[o.name].shape} vs ONNX {ref[o.name].shape}, best SQNR "
                 f"{'n/a' if best is None else round(best[0], 1)} dB at lengths {probe_lengths(ctx.spec, probe)}). "
-                "Fix: pick other bucket lengths ([models.<name>.tflite] buckets), or pin the layout with onnx2tf's "
-                "keep_ncw_or_nchw_or_ncdhw_input_names / parameter replacement"
+                "Fix: if a bucket length equals a channel count, pick other lengths "
+                f"([models.{ctx.model}.tflite] buckets); else onnx2tf mistranslated an op: find the first tensor "
+                "that differs (onnx2tf's output_names_to_interrupt_model_conversion) and add an exact rewrite of "
+                "its pattern to converters/tflite/onnx_rewrites.py"
             )
         perms[o.name] = best[1]
         worst = min(worst, best[0])

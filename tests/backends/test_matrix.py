@@ -25,16 +25,11 @@ KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
 # Stock Hugging Face architectures, by failure class (issue #11 works through them).
 _HF_TEXT = ("hf_bert_seq", "hf_bert_tok", "hf_distilbert_seq", "hf_albert_seq", "hf_roberta_tok", "hf_xlmr_seq")
 _HF_AUDIO = ("hf_wav2vec2_ctc", "hf_hubert_ctc")
-_TFLITE = ("fp32", "fp16", "int8-dynamic", "int8-static")
 KNOWN_FAILURES |= {
     **{(m, "executorch", p): "int32 token ids break the PT2E-quantized graph (IndexError: tensors used as indices "
        "must be long, or Tensor dtype mismatch Expected: Int, Got: float)" for m in _HF_TEXT for p in ("int8-dynamic", "int8-static")},
     **{(m, "executorch", p): "RuntimeError: Tensor dtype mismatch! Expected: Long, Got: float in the quantized "
        "program" for m in _HF_AUDIO for p in ("int8-dynamic", "int8-static")},
-    **{(m, "tflite", p): "onnx2tf cannot translate the additive attention-mask onnx.Add (node_add_185)"
-       for m in _HF_TEXT for p in _TFLITE},
-    **{(m, "tflite", p): "onnx2tf cannot translate onnx.Tile (node_repeat, from a repeat in the positional conv)"
-       for m in _HF_AUDIO for p in _TFLITE},
 }
 
 

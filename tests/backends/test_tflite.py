@@ -129,7 +129,7 @@ def test_tflite_failure_leaves_no_files(harness, tmp_path, monkeypatch):
 
     monkeypatch.setattr(converter, "to_tflite", failing)
     with pytest.raises(MobileSDKError, match="injected"):
-        TFLITE.convert(f.ep, f.ctx, "fp16", tmp_path / "out")
+        TFLITE.convert(f.ep, f.ctx, "int8-dynamic", tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -147,3 +147,62 @@ def test_check_and_versions():
     versions = TFLITE.versions()
     assert versions["onnx2tf"] != "not installed" and versions["ai-edge-litert"] != "not installed"
     assert set(TFLITE.precisions) == {"fp32", "fp16", "int8-dynamic", "int8-static"}
+
+
+def test_onnx2tf_failure_names_the_node_and_a_fix():
+    """A Keras-wrapped shape clash keeps TF's shapes in the message and points at the rewrite library."""
+    import onnx
+
+    from converters.tflite.saved_model import _explain_onnx2tf
+    from mobilesdk.errors import UnsupportedOpError
+
+    static = onnx.helper.make_model(onnx.helper.make_graph([onnx.helper.make_node("Add", ["a", "b"], ["c"], name="n1")],
+                                                           "g", [], []))
+    e = ValueError('Exception encountered when calling layer "tf.math.add_4" (type TFOpLambda).\n\nDimensions must '
+                   "be equal, but are 2 and 33 for '{{node tf.math.add_4/Add}} = AddV2[T=DT_FLOAT](P, P_1)' with "
+                   "input shapes: [1,4,2,33,33], [4,1,33,2,33].\n\nCall arguments received by layer")
+    err = _explain_onnx2tf(e, "\x1b[31mERROR:\x1b[0m onnx_op_name: n1\n", static, "m")
+    assert isinstance(err, UnsupportedOpError) and err.op == "onnx.Add"
+    assert "[1,4,2,33,33], [4,1,33,2,33]" in str(err) and "{{node" not in str(err)
+    assert "onnx_rewrites.py" in str(err) and "[models.m.tflite] buckets" in str(err)
+
+
+def test_fp16_keeps_scalars_exact_so_floor_division_stays_exact(tmp_path):
+    """docs/toolchain-traps.md#3 on a stock model: TFLiteConverter's float16 rounds the reciprocal of
+    `floor(n / 5)` (the conv frame lengths of wav2vec2-style models) and gets multiples of 5 one short;
+    `half_weights` stores the weights as float16 and keeps scalars float32."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from converters.tflite.flatbuffer import half_weights
+    from converters.tflite.int8 import _load
+
+    module = tf.Module()
+    module.w = tf.constant(np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32))
+    module.f = tf.function(lambda n, x: {"frames": tf.cast(tf.floor(tf.cast(n, tf.float32) / 5.0), tf.int32),
+                                         "y": tf.matmul(x, module.w)},
+                           input_signature=[tf.TensorSpec([4000], tf.int32, name="n"), tf.TensorSpec([1, 64], name="x")])
+    tf.saved_model.save(module, str(tmp_path), signatures=module.f)
+
+    def convert(fp16: bool) -> bytes:
+        conv = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path))
+        if fp16:
+            conv.optimizations, conv.target_spec.supported_types = [tf.lite.Optimize.DEFAULT], [tf.float16]
+        return conv.convert()
+
+    def run(blob):
+        return Interpreter(model_content=blob).get_signature_runner()(n=n, x=x)
+
+    n, x = np.arange(0, 32000, 8, dtype=np.int32), np.ones((1, 64), np.float32)
+    fp32 = convert(False)
+    assert (run(convert(True))["frames"] != n // 5).sum() > 100  # the trap, still there
+    half = half_weights(fp32)
+    got = run(half)
+    assert np.array_equal(got["frames"], n // 5)
+    assert np.allclose(got["y"], run(fp32)["y"], rtol=1e-2) and not np.array_equal(got["y"], run(fp32)["y"])
+    model, kind = _load(half)
+    g = model.subgraphs[0]
+    dequantized = [g.tensors[op.inputs[0]] for op in g.operators if kind(op) == "DEQUANTIZE"]
+    assert [list(t.shape) for t in dequantized] == [[64, 64]] and dequantized[0].type == schema.TensorType.FLOAT16
+    assert len(half) < 0.6 * len(fp32)
