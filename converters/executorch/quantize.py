@@ -1,4 +1,5 @@
-"""PT2E int8 for ExecuTorch with the XNNPACK quantizer; static int8 keeps the model's ends in fp32."""
+"""PT2E int8 for ExecuTorch with the XNNPACK quantizer; static int8 keeps the model's ends in fp32,
+dynamic int8 quantizes Linear layers only."""
 from __future__ import annotations
 
 from converters.base import BuildContext
@@ -10,8 +11,9 @@ def quantize(gm, ctx: BuildContext, dynamic: bool):
 
     Static int8 keeps the model's ends in fp32 (`float_ends`; why:
     docs/decisions.md#static-int8-keeps-the-models-ends-in-float). Dynamic int8 quantizes Linear
-    weights only.
+    layers only (docs/decisions.md#executorch-dynamic-int8-quantizes-linear-layers-only).
     """
+    import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
@@ -23,24 +25,65 @@ def quantize(gm, ctx: BuildContext, dynamic: bool):
     config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic)
     kept: list[str] = []
 
-    class EndsInFloat(XNNPACKQuantizer):
+    class Quantizer(XNNPACKQuantizer):
+        def transform_for_annotation(self, model):
+            return _scalars_to_attrs(model)  # upstream's keeps no dtype: pytorch/executorch#22062
+
+    class EndsInFloat(Quantizer):
         def annotate(self, model):
             model = super().annotate(model)
             kept.extend(_unannotate(model, float_ends(model.graph)))
             return model
 
-    quantizer = (XNNPACKQuantizer() if dynamic else EndsInFloat()).set_global(config)
+    if dynamic:
+        # Not set_global: XNNPACK's dynamic config also takes 2-D convs, which conv1d_as_conv2d makes
+        # of 1-D ones when batch and length are dynamic (HuBERT's conv feature encoder: -10 dB).
+        quantizer = Quantizer().set_operator_type(torch.ops.aten.linear.default, config)
+    else:
+        quantizer = EndsInFloat().set_global(config)
     prepared = prepare_pt2e(gm, quantizer)
     # Dynamic activations need no statistics; one run settles the observers' shapes.
     batches = [ctx.example_inputs] if dynamic else (ctx.calibration or [ctx.example_inputs])
     for batch in batches:
         prepared(*to_torch(batch, ctx.spec))
     converted = convert_pt2e(prepared)
-    meta = {"quantizer": f"xnnpack symmetric per-channel {'dynamic' if dynamic else 'static'}"}
+    meta = {"quantizer": f"xnnpack symmetric per-channel {'dynamic' if dynamic else 'static'}",
+            "int8_layers": sum(1 for n in converted.graph.nodes if _weighted(n)
+                               and op_name(n.args[1].target).startswith("quantized_decomposed.dequantize"))}
     if not dynamic:
         meta["calibration_batches"] = len(batches)
         meta["fp32_ops"] = len(kept)
     return converted, meta
+
+
+def _scalars_to_attrs(model):
+    """XNNPACKQuantizer.transform_for_annotation, keeping each node's dtype: lift the scalar operands
+    of add/mul to buffers, so they can be quantized.
+
+    Upstream lifts them as float32 whatever the node's dtype, so integer math (`arange(T) + 0` for
+    position ids, mask lengths) turns float and the prepared model fails: "tensors used as indices
+    must be long" or "Tensor dtype mismatch" (pytorch/executorch#22062; fixed by #22065, not in 1.5.1).
+    """
+    import torch
+    from torchao.quantization.pt2e.utils import get_new_attr_name_with_prefix
+
+    aten = torch.ops.aten
+    for n in model.graph.nodes:
+        if n.op != "call_function" or n.target not in (aten.add.Tensor, aten.mul.Tensor):
+            continue
+        val = n.meta["val"]
+        args = list(n.args)
+        for i, a in enumerate(args):
+            if isinstance(a, torch.fx.Node):
+                continue
+            name = get_new_attr_name_with_prefix("_tensor_constant_")(model)
+            model.register_buffer(name, torch.tensor(a, dtype=val.dtype))
+            with model.graph.inserting_before(n):
+                args[i] = model.graph.get_attr(name)
+            args[i].meta["val"] = val.fake_mode.from_tensor(getattr(model, name), static_shapes=True)
+        n.args = tuple(args)
+    model.recompile()
+    return model
 
 
 def float_ends(graph) -> set:
@@ -53,9 +96,6 @@ def float_ends(graph) -> set:
     """
     import torch
 
-    def weighted(n) -> bool:
-        return n.op == "call_function" and op_name(n.target) in WEIGHTED_OPS
-
     keep: set = set()
     stack = [n for n in graph.nodes if n.op == "placeholder"
              and isinstance(n.meta.get("val"), torch.Tensor) and n.meta["val"].is_floating_point()]
@@ -67,7 +107,7 @@ def float_ends(graph) -> set:
                 continue
             seen.add(user)
             keep.add(user)
-            if not weighted(user):
+            if not _weighted(user):
                 stack.append(user)
     output = next(n for n in graph.nodes if n.op == "output")
     stack, seen = list(output.all_input_nodes), set()
@@ -77,9 +117,13 @@ def float_ends(graph) -> set:
             continue
         seen.add(node)
         keep.add(node)
-        if not weighted(node):
+        if not _weighted(node):
             stack.extend(node.all_input_nodes)
     return keep
+
+
+def _weighted(n) -> bool:
+    return n.op == "call_function" and op_name(n.target) in WEIGHTED_OPS
 
 
 def _unannotate(model, nodes: set) -> list[str]:

@@ -134,6 +134,38 @@ class PReLUConv(nn.Module):
         return self.act(self.conv(wave))
 
 
+class TokenTagger(nn.Module):
+    """ids i32 [B, T] + mask i32 [B, T] -> logits [B, T, 4], with the integer math of Hugging Face
+    encoders: RoBERTa's position ids from the mask, `cumsum(mask) * mask + 1`, index an embedding."""
+
+    def __init__(self, vocab: int = 50, d: int = 32, max_len: int = 66):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(max_len, d, padding_idx=1)
+        self.hidden, self.out = nn.Linear(d, d), nn.Linear(d, 4)
+
+    def forward(self, ids, mask):
+        positions = torch.cumsum(mask, 1) * mask + 1
+        return self.out(torch.relu(self.hidden(self.tok(ids) + self.pos(positions))))
+
+
+TOKEN_SPEC = ModelSpec(
+    name="toy_tokens",
+    inputs=(
+        TensorSpec("ids", "int32", ("batch", "T"), kind="tokens", low=0, high=50),
+        TensorSpec("mask", "int32", ("batch", "T"), kind="mask"),
+    ),
+    outputs=(OutputSpec("logits", "float32", ("batch", "T", 4), metric="frame_argmax", position_axis=1),),
+    dims=(Dim("batch", 1, 4, default=2), Dim("T", 2, 64, default=16)),
+    masks=(MaskSpec("mask", "T"),),
+)
+
+
+def token_batch(b: int, t: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mask = (np.arange(t) < rng.integers(1, t + 1, size=(b, 1))).astype(np.int32)
+    return {"ids": rng.integers(0, 50, (b, t)).astype(np.int32), "mask": mask}
+
+
 def toy_batch(b: int, t: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     mask = np.ones((b, t), np.int32)
@@ -239,6 +271,44 @@ def test_int8_runs_close_and_smaller_than_fp32(mlp, precision):
         for name in ref:
             assert got[name].shape == ref[name].shape
             assert sqnr_db(ref[name], got[name]) > 15, f"{precision} {name} at {b}x{t}"
+
+
+@pytest.mark.parametrize("precision,int8_layers", [("int8-dynamic", 2), ("int8-static", 1)])  # static: head in fp32
+def test_int8_keeps_integer_math_integer(tmp_path, precision, int8_layers):
+    """XNNPACK's quantizer lifted the `+ 1` on int64 positions to a float32 constant, so the prepared
+    model failed: "Expected tensor for argument #1 'indices' to have ... Long, Int; but got
+    torch.FloatTensor" (pytorch/executorch#22062)."""
+    torch.manual_seed(0)
+    module = TokenTagger().eval()
+    example = token_batch(2, 16, seed=0)
+    ep = capture(module, TOKEN_SPEC, example)
+    ctx = BuildContext(model="toy_tokens", spec=TOKEN_SPEC, example_inputs=example,
+                       calibration=[token_batch(4, t, seed=t) for t in (2, 30, 64)])
+    result = CONVERTER.convert(ep, ctx, precision, tmp_path)
+    assert result.meta["int8_layers"] == int8_layers
+    run = CONVERTER.runner(result, ctx.spec)
+    for b, t in [(2, 16), (4, 64), (1, 2)]:
+        inputs = token_batch(b, t, seed=300 + t)
+        got, ref = run(inputs)["logits"], run_torch(module, TOKEN_SPEC, inputs)["logits"]
+        assert sqnr_db(ref, got) > 20, f"{precision} at {b}x{t}"
+
+
+def test_int8_dynamic_quantizes_linear_layers_only():
+    """Not the 2-D convs conv1d_as_conv2d makes of 1-D ones, which XNNPACK's dynamic config takes
+    (HuBERT's conv feature encoder lost 10 dB that way). Quantizing only, no lowering: cheap."""
+    import copy
+
+    from converters.executorch.converter import _reexport
+    from converters.executorch.lowering import conv1d_as_conv2d
+    from converters.executorch.quantize import quantize
+
+    torch.manual_seed(0)
+    example = {"wave": np.random.default_rng(0).standard_normal((2, 1, 1024)).astype(np.float32)}
+    ctx = BuildContext(model="toy_stack", spec=STACK_SPEC, example_inputs=example)
+    gm = copy.deepcopy(capture(ConvStack().eval(), STACK_SPEC, example).module())
+    assert conv1d_as_conv2d(gm) == 3
+    assert quantize(_reexport(gm, ctx).module(), ctx, dynamic=True)[1]["int8_layers"] == 0
+    assert quantize(_reexport(gm, ctx).module(), ctx, dynamic=False)[1]["int8_layers"] > 0
 
 
 def test_shared_exported_program_is_unchanged(attn, mlp):

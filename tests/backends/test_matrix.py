@@ -22,15 +22,6 @@ KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
         "sentiment 28.3 dB < 30 dB at the tiny preset (hidden 32): dynamic int8 quantizes every Linear, the "
         "pooled sentiment head included (static int8 keeps it float); the small preset passes at 32.6 dB",
 }
-# Stock Hugging Face architectures, by failure class (issue #11 works through them).
-_HF_TEXT = ("hf_bert_seq", "hf_bert_tok", "hf_distilbert_seq", "hf_albert_seq", "hf_roberta_tok", "hf_xlmr_seq")
-_HF_AUDIO = ("hf_wav2vec2_ctc", "hf_hubert_ctc")
-KNOWN_FAILURES |= {
-    **{(m, "executorch", p): "int32 token ids break the PT2E-quantized graph (IndexError: tensors used as indices "
-       "must be long, or Tensor dtype mismatch Expected: Int, Got: float)" for m in _HF_TEXT for p in ("int8-dynamic", "int8-static")},
-    **{(m, "executorch", p): "RuntimeError: Tensor dtype mismatch! Expected: Long, Got: float in the quantized "
-       "program" for m in _HF_AUDIO for p in ("int8-dynamic", "int8-static")},
-}
 
 
 def cell(fam: str, fmt: str, prec: str):
