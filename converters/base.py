@@ -32,6 +32,9 @@ class BuildContext:
     example_inputs: Arrays  # one batch in spec dtypes, the capture's example
     calibration: list[Arrays] = field(default_factory=list)  # reference batches for static int8
     options: dict = field(default_factory=dict)  # this converter's [models.<name>.<format>] table
+    # Parity on the golden set, for a backend choosing between routes: None when an artifact passes,
+    # else why not. None in contexts with no golden outputs (then the first route that converts is kept).
+    accept: Callable[[Converted], str | None] | None = None
 
 
 @dataclass
@@ -49,6 +52,9 @@ class Converter:
     precisions: tuple[str, ...] = ()
     diagnostic: bool = False  # a stepping stone kept to locate drift, not shipped to apps
     options: dict[str, type] = {}  # keys of [models.<name>.<format>] in bundle.toml, with their types
+    # Toolchains it can convert with and the precisions each makes, in the order the `route = "auto"`
+    # option tries them; empty for a backend with one way.
+    routes: dict[str, tuple[str, ...]] = {}
 
     def check(self) -> str | None:
         """None when the toolchain is usable, else a one-line reason naming the fix."""

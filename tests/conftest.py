@@ -7,6 +7,7 @@ them, so each conversion runs once per test session whichever test asks first.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class Family:
     golden: list  # [ReferenceCase]
     cases: list
     code: str  # the capture's graph code, to check no converter mutated it
-    converted: dict[tuple[str, str], Converted] = field(default_factory=dict)
+    converted: dict[tuple[str, str, str], Converted] = field(default_factory=dict)
 
 
 class Harness:
@@ -60,15 +61,18 @@ class Harness:
             self.families[name] = Family(module, spec, ep, ctx, golden, cases, ep.graph_module.code)
         return self.families[name]
 
-    def convert(self, name: str, fmt: str, precision: str) -> Converted:
+    def convert(self, name: str, fmt: str, precision: str, route: str = "") -> Converted:
+        """`route` empty: the converter's default (for TFLite "auto": the first route that converts,
+        as no golden judge is given here)."""
         f = self.family(name)
-        if (fmt, precision) not in f.converted:
-            out = self.root / name / fmt / precision
-            f.converted[(fmt, precision)] = get(fmt).convert(f.ep, f.ctx, precision, out)
-        return f.converted[(fmt, precision)]
+        if (fmt, precision, route) not in f.converted:
+            out = self.root / name / fmt / (route or "default") / precision
+            ctx = dataclasses.replace(f.ctx, options={"route": route}) if route else f.ctx
+            f.converted[(fmt, precision, route)] = get(fmt).convert(f.ep, ctx, precision, out)
+        return f.converted[(fmt, precision, route)]
 
-    def runner(self, name: str, fmt: str, precision: str):
-        return get(fmt).runner(self.convert(name, fmt, precision), self.family(name).spec)
+    def runner(self, name: str, fmt: str, precision: str, route: str = ""):
+        return get(fmt).runner(self.convert(name, fmt, precision, route), self.family(name).spec)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,11 @@ def test_the_matrix_covers_every_family_converter_and_precision():
     from tests.fixtures.hf_models import ARCHITECTURES
 
     want = {(fam, fmt, p) for fam in [*FAMILIES, *ARCHITECTURES] for fmt, conv in registry().items() for p in conv.precisions}
-    assert want == set(CELLS)
+    assert want == {(fam, fmt, p) for fam, fmt, _, p in CELLS}
+    for fmt, conv in registry().items():  # every route of a format with several is a cell of its own
+        for route, precisions in conv.routes.items():
+            assert set(precisions) <= set(conv.precisions)
+            assert {(fam, fmt, route, p) for fam in [*FAMILIES, *ARCHITECTURES] for p in precisions} <= set(CELLS)
 
 
 def test_the_model_tests_cover_every_family():

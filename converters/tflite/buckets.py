@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mobilesdk.errors import ConfigError
-from mobilesdk.spec import ModelSpec
+from mobilesdk.spec import NP_DTYPES, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,19 @@ def plan_from_meta(meta: dict, spec: ModelSpec) -> Plan:
 
 def static_shape(t, plan: Plan, lengths: dict[str, int]) -> list[int]:
     return [plan.batch if s == "batch" else lengths[s] if isinstance(s, str) else int(s) for s in t.shape]
+
+
+def fit_inputs(arrays, spec: ModelSpec, plan: Plan, bucket: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """One batch fitted to a bucket in spec layout and dtypes: lengths cropped or zero-padded, batch cut
+    or tiled to the plan's batch."""
+    lengths = plan.lengths(bucket)
+    out = {}
+    for t in spec.inputs:
+        x = np.asarray(arrays[t.name])
+        if t.shape and t.shape[0] == "batch" and x.shape[0] != plan.batch:
+            x = np.resize(x, (plan.batch, *x.shape[1:]))
+        out[t.name] = np.ascontiguousarray(fit(x, static_shape(t, plan, lengths)).astype(NP_DTYPES[t.dtype]))
+    return out
 
 
 def file_name(plan: Plan, bucket: tuple[int, ...]) -> str:

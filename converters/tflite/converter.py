@@ -1,21 +1,21 @@
-"""TFLite backend: ONNX -> onnx2tf -> SavedModel -> `.tflite`, run by ai_edge_litert.
+"""TFLite backend: two routes to `.tflite`, both run by ai_edge_litert.
 
-The path starts from the diagnostic ONNX export (`converters.onnx.export.export_onnx`), so a drift can be
-located on either side of it. Each artifact is a set of **static length buckets**, one `.tflite` per
-bucket, batch fixed to the spec's golden batch; the runner picks a bucket by input length:
+Each artifact holds **static length buckets**, batch fixed to the spec's golden batch; the runner picks
+a bucket by input length: masked dims are right-padded up to a bucket, unmasked dims need an exact one
+(`buckets.py`). Why not one dynamic-length model: docs/decisions.md#tflite-length-buckets.
 
-masked dims are right-padded up to a bucket, unmasked dims need an exact one (`buckets.py`). Why
-not one dynamic-length model: docs/decisions.md#tflite-length-buckets.
+- **litert-torch** (`direct.py`): the captured program straight to one file with a named signature per
+  bucket sharing one copy of the weights, spec names and layouts kept. fp32, fp16, int8-dynamic.
+- **onnx2tf**: the diagnostic ONNX export (`converters.onnx.export`), rewritten where onnx2tf
+  mistranslates (`onnx_rewrites.py`), to a SavedModel per bucket (`saved_model.py`), then a file per
+  bucket from `tf.lite.TFLiteConverter` (`flatbuffer.py`): fp32, int8-dynamic, and int8-static
+  (full-integer internals calibrated on `ctx.calibration`, float I/O kept; `int8.py`). Outputs are mapped
+  by SignatureDef name (onnx2tf reorders them); layouts are measured against onnxruntime at conversion
+  time and the runner transposes, so callers always use spec layouts.
 
-fp32, int8-dynamic (dynamic-range) and int8-static (full-integer internals calibrated on
-`ctx.calibration`, float I/O kept) are produced by `tf.lite.TFLiteConverter.from_saved_model` on the
-SavedModel onnx2tf builds (`saved_model.py`, `flatbuffer.py`): onnx2tf cannot calibrate integer
-inputs (docs/toolchain-traps.md#9), and converting the SavedModel ourselves is faster than onnx2tf's
-own per-file conversion. fp16 (float16 weights) is the fp32 file with its weights halved
-(`flatbuffer.half_weights`). Before onnx2tf, exact rewrites replace the graph patterns it
-mistranslates (`onnx_rewrites.py`). Outputs are mapped by SignatureDef name, never by position
-(onnx2tf reorders them); layouts are measured against onnxruntime at conversion time and the runner
-(`runner.py`) transposes, so callers always use spec layouts.
+On both, fp16 (float16 weights) is the fp32 file with its weights halved (`flatbuffer.half_weights`).
+`route = "auto"` (the default) tries the routes in `routes` order and keeps the first whose artifact
+converts and passes parity (`BuildContext.accept`); the meta records `route` and `routes_tried`.
 """
 from __future__ import annotations
 
@@ -26,27 +26,33 @@ from pathlib import Path
 
 from converters.base import BuildContext, Converted, Converter, import_problem, versions_of
 from converters.onnx.export import export_onnx
+from converters.tflite.direct import litert_tflite, signature_name
 from converters.tflite.buckets import Plan, avoid_channel_sizes, file_name, plan_for
 from converters.tflite.flatbuffer import half_weights, quantize_buckets, representative, to_tflite
 from converters.tflite.int8 import float_op_count
 from converters.tflite.runner import BucketRunner
 from converters.tflite.saved_model import Saved, saved_model
-from mobilesdk.errors import ConfigError
+from mobilesdk.errors import ConfigError, summary
 from mobilesdk.spec import ModelSpec, Runner
 
 
 class TFLiteConverter(Converter):
     name = "tflite"
     precisions = ("fp32", "fp16", "int8-dynamic", "int8-static")
-    options = {"buckets": dict}  # {dim: [lengths]}: the static builds (see buckets.plan_for)
+    # buckets: {dim: [lengths]}, the static builds (see buckets.plan_for); route: "auto" or one of routes
+    options = {"buckets": dict, "route": str}
+    # litert-torch first: one file with shared weights, converted in seconds. It has no int8-static:
+    # ai-edge-quantizer's static int8 measured 4-11 dB on text and aligner models (docs/decisions.md).
+    routes = {"litert-torch": ("fp32", "fp16", "int8-dynamic"), "onnx2tf": precisions}
 
     def check(self) -> str | None:
-        modules = ("ai_edge_litert.interpreter", "onnx", "onnx2tf", "onnxruntime", "onnxsim", "tensorflow")
+        modules = ("ai_edge_litert.interpreter", "onnx", "onnx2tf", "onnxruntime", "onnxsim", "tensorflow",
+                   "litert_torch", "ai_edge_quantizer")
         return import_problem("tflite toolchain", modules)
 
     def versions(self) -> dict[str, str]:
         return versions_of("torch", "onnx", "onnxruntime", "onnxsim", "onnx2tf", "tensorflow-cpu", "tf-keras",
-                           "ai-edge-litert")
+                           "ai-edge-litert", "litert-torch", "ai-edge-quantizer")
 
     def runtime(self) -> str:
         return "ai_edge_litert"
@@ -57,35 +63,85 @@ class TFLiteConverter(Converter):
                 f"`tflite` int8-static for model `{ctx.model}` needs calibration batches and got none. "
                 "Fix: set calibration_batches in bundle.toml"
             )
-        start = time.perf_counter()
-        work = Path(tempfile.mkdtemp(prefix=".tflite-work-", dir=out_dir))
-        written: list[Path] = []
-        try:
-            onnx_path = work / "model.onnx"
-            export_onnx(ep, ctx.spec, onnx_path, ctx.model)
-            plan = avoid_channel_sizes(plan_for(ctx.spec, ctx.options), ctx.spec, onnx_path)
-            saved_all = [saved_model(ep, onnx_path, ctx, plan, bucket, work) for bucket in plan.buckets]
-            blobs = [_flatbuffer(s, ctx, plan, b, precision) for b, s in zip(plan.buckets, saved_all)]
-            if precision == "int8-static":
-                feeds = [list(representative(ctx, plan, b, s.in_perm)) for b, s in zip(plan.buckets, saved_all)]
-                blobs = quantize_buckets(blobs, feeds, ctx.model, "/".join(plan.tag(b) for b in plan.buckets))
-            for bucket, blob in zip(plan.buckets, blobs):
-                path = out_dir / file_name(plan, bucket)
-                written.append(path)
-                path.write_bytes(blob)
-        except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)  # never leave a partial artifact
-            raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        meta = _meta(plan, saved_all, written, precision, time.perf_counter() - start)
-        if precision == "int8-static":  # what stays float (int8.quantize), in the main bucket
-            meta["fp32_ops"], meta["ops"] = float_op_count(blobs[0])
-        return Converted(files=written, meta=meta)
+        route = ctx.options.get("route", "auto")
+        if route != "auto" and route not in self.routes:
+            raise ConfigError(f"[models.{ctx.model}.tflite] route `{route}` is unknown; use auto, {', '.join(self.routes)}")
+        if route != "auto" and precision not in self.routes[route]:
+            able = [r for r, precs in self.routes.items() if precision in precs]
+            raise ConfigError(f"[models.{ctx.model}.tflite] route `{route}` cannot make {precision}; "
+                              f"use route = \"auto\" or one of {', '.join(able)}")
+        routes = [r for r, precs in self.routes.items() if precision in precs] if route == "auto" else [route]
+        outcomes: dict[str, str] = {}
+        for i, r in enumerate(routes):
+            last = i == len(routes) - 1
+            try:
+                converted = WRITERS[r](ep, ctx, precision, out_dir)
+            except ConfigError:
+                raise
+            except Exception as e:
+                if last:
+                    raise
+                outcomes[r] = f"failed: {summary(e)}"
+                continue
+            problem = None if last or ctx.accept is None else ctx.accept(converted)
+            if problem:  # converted, but fails parity: try the next route
+                outcomes[r] = f"converted, fails parity: {problem}"
+                for path in converted.files:
+                    path.unlink(missing_ok=True)
+                continue
+            converted.meta["route"] = r
+            converted.meta["routes_tried"] = "; ".join(f"{k} {v}" for k, v in outcomes.items()) or "none before it"
+            return converted
+        raise AssertionError("unreachable: the last route returns or raises")
 
     def runner(self, converted: Converted, spec: ModelSpec) -> Runner:
         return BucketRunner(converted, spec)
+
+
+def _via_onnx2tf(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
+    start = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix=".tflite-work-", dir=out_dir))
+    written: list[Path] = []
+    try:
+        onnx_path = work / "model.onnx"
+        export_onnx(ep, ctx.spec, onnx_path, ctx.model)
+        plan = avoid_channel_sizes(plan_for(ctx.spec, ctx.options), ctx.spec, onnx_path)
+        saved_all = [saved_model(ep, onnx_path, ctx, plan, bucket, work) for bucket in plan.buckets]
+        blobs = [_flatbuffer(s, ctx, plan, b, precision) for b, s in zip(plan.buckets, saved_all)]
+        if precision == "int8-static":
+            feeds = [list(representative(ctx, plan, b, s.in_perm)) for b, s in zip(plan.buckets, saved_all)]
+            blobs = quantize_buckets(blobs, feeds, ctx.model, "/".join(plan.tag(b) for b in plan.buckets))
+        for bucket, blob in zip(plan.buckets, blobs):
+            path = out_dir / file_name(plan, bucket)
+            written.append(path)
+            path.write_bytes(blob)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)  # never leave a partial artifact
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    meta = _meta(plan, written, precision, time.perf_counter() - start)
+    meta |= _onnx2tf_meta(saved_all)
+    if precision == "int8-static":  # what stays float (int8.quantize), in the main bucket
+        meta["fp32_ops"], meta["ops"] = float_op_count(blobs[0])
+    return Converted(files=written, meta=meta)
+
+
+def _via_litert_torch(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
+    start = time.perf_counter()
+    plan = plan_for(ctx.spec, ctx.options)
+    blob = litert_tflite(ep, ctx, plan, precision)
+    path = out_dir / "model.tflite"
+    path.write_bytes(blob)
+    meta = _meta(plan, [path], precision, time.perf_counter() - start)
+    meta["signatures"] = ",".join(signature_name(plan, b) for b in plan.buckets)
+    if precision == "int8-static":
+        meta["fp32_ops"], meta["ops"] = float_op_count(blob)
+    return Converted(files=[path], meta=meta)
+
+
+WRITERS = {"onnx2tf": _via_onnx2tf, "litert-torch": _via_litert_torch}
 
 
 def _flatbuffer(saved: Saved, ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], precision: str) -> bytes:
@@ -96,12 +152,7 @@ def _flatbuffer(saved: Saved, ctx: BuildContext, plan: Plan, bucket: tuple[int, 
     return to_tflite(saved.path, saved.in_perm, ctx, plan, bucket, precision)
 
 
-def _meta(plan: Plan, saved: list[Saved], files: list[Path], precision: str, seconds: float) -> dict:
-    first = saved[0]
-    layout = ";".join(
-        [f"in.{k}:{','.join(map(str, v))}" for k, v in first.in_perm.items() if v != tuple(range(len(v)))]
-        + [f"out.{k}:{','.join(map(str, v))}" for k, v in first.out_perm.items() if v != tuple(range(len(v)))]
-    )
+def _meta(plan: Plan, files: list[Path], precision: str, seconds: float) -> dict:
     return {
         "precision": precision,
         "shapes": "buckets" if plan.dims else "static",
@@ -110,10 +161,20 @@ def _meta(plan: Plan, saved: list[Saved], files: list[Path], precision: str, sec
         "padded_dims": ",".join(d for d in plan.dims if d in plan.padded),
         "batch": plan.batch,
         "batch_note": "fixed; the runner splits larger batches and pads smaller ones",
+        "size_bytes": sum(p.stat().st_size for p in files),
+        "seconds": round(seconds, 1),
+    }
+
+
+def _onnx2tf_meta(saved: list[Saved]) -> dict:
+    first = saved[0]
+    layout = ";".join(
+        [f"in.{k}:{','.join(map(str, v))}" for k, v in first.in_perm.items() if v != tuple(range(len(v)))]
+        + [f"out.{k}:{','.join(map(str, v))}" for k, v in first.out_perm.items() if v != tuple(range(len(v)))]
+    )
+    return {
         "layout": layout,  # axis permutations between spec (NCW) and TFLite (NWC) tensors
         "layout_min_sqnr_db": round(min(s.layout_sqnr for s in saved), 1),
         "onnx_rewrites": ",".join(f"{k}:{v}" for k, v in first.rewrites.items()),  # onnx_rewrites.py, main bucket
-        "size_bytes": sum(p.stat().st_size for p in files),
         "onnx2tf_seconds": round(sum(s.seconds for s in saved), 1),
-        "seconds": round(seconds, 1),
     }

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from converters.base import BuildContext, native_stderr_held
-from converters.tflite.buckets import Plan, fit, static_shape
+from converters.tflite.buckets import Plan, fit_inputs
 from converters.tflite.int8 import quantize
 from mobilesdk.errors import ConversionError, KnownFailure, explain, summary
-from mobilesdk.spec import NP_DTYPES
 
 SIGNATURE = "serving_default"
 
@@ -62,7 +61,7 @@ def half_weights(blob: bytes) -> bytes:
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.DEQUANTIZE
     code.version = 3  # float16 input
     model.operatorCodes.append(code)
-    halved = set()
+    halved: dict[int, int] = {}  # float32 buffer -> its float16 copy
     for g in model.subgraphs:
         dequantize = []
         for i, t in enumerate(list(g.tensors)):
@@ -71,20 +70,21 @@ def half_weights(blob: bytes) -> bytes:
             if data is None or t.type != schema.TensorType.FLOAT32 or t.sparsity or quantized \
                     or int(np.prod(t.shape if t.shape is not None else [])) < FP16_MIN_ELEMENTS:
                 continue
-            buf = schema.BufferT()
-            buf.data = np.frombuffer(bytes(data), np.float32).astype(np.float16).view(np.uint8)
-            model.buffers.append(buf)
+            if t.buffer not in halved:  # signatures of one file share weight buffers: halve each once
+                buf = schema.BufferT()
+                buf.data = np.frombuffer(bytes(data), np.float32).astype(np.float16).view(np.uint8)
+                model.buffers.append(buf)
+                halved[t.buffer] = len(model.buffers) - 1
             half = schema.TensorT()
             half.name, half.shape, half.type = t.name + b"_fp16", t.shape, schema.TensorType.FLOAT16
-            half.buffer = len(model.buffers) - 1
+            half.buffer = halved[t.buffer]
             g.tensors.append(half)
-            halved.add(t.buffer)
             t.buffer = 0  # buffer 0 is the empty one: DEQUANTIZE computes the tensor now
             op = schema.OperatorT()
             op.opcodeIndex, op.inputs, op.outputs = len(model.operatorCodes) - 1, [len(g.tensors) - 1], [i]
             dequantize.append(op)
         g.operators = dequantize + list(g.operators)
-    for b in halved - {t.buffer for g in model.subgraphs for t in g.tensors}:
+    for b in set(halved) - {t.buffer for g in model.subgraphs for t in g.tensors}:
         model.buffers[b].data = None  # the float32 copy is gone from the file
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
@@ -99,17 +99,9 @@ def quantize_buckets(calibrated: list[bytes], feeds: list[list[dict]], name: str
 
 
 def representative(ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], in_perm):
-    """Calibration batches fitted to the bucket: lengths cropped or zero-padded, batch cut or tiled."""
-    lengths = plan.lengths(bucket)
+    """Calibration batches fitted to the bucket (`fit_inputs`), in the SavedModel's layouts."""
     for arrays in ctx.calibration:
-        feed = {}
-        for t in ctx.spec.inputs:
-            x = np.asarray(arrays[t.name])
-            if t.shape and t.shape[0] == "batch" and x.shape[0] != plan.batch:
-                x = np.resize(x, (plan.batch, *x.shape[1:]))
-            x = fit(x, static_shape(t, plan, lengths))
-            feed[t.name] = np.transpose(x, in_perm[t.name]).astype(NP_DTYPES[t.dtype])
-        yield feed
+        yield {k: np.transpose(x, in_perm[k]) for k, x in fit_inputs(arrays, ctx.spec, plan, bucket).items()}
 
 
 def _explain(e: BaseException, name: str, precision: str, tag: str) -> Exception:

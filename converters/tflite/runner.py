@@ -1,4 +1,4 @@
-"""Runs spec-shaped batches on a TFLite artifact's bucket files with ai_edge_litert."""
+"""Runs spec-shaped batches on a TFLite artifact's buckets (files or signatures) with ai_edge_litert."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,29 +25,36 @@ class BucketRunner:
     def __init__(self, converted: Converted, spec: ModelSpec):
         self.spec = spec
         self.plan = plan_from_meta(converted.meta, spec)
-        self.files = dict(zip(self.plan.buckets, converted.files))
-        if len(self.files) != len(converted.files):
-            raise ValueError(f"meta lists {len(self.plan.buckets)} buckets for {len(converted.files)} files")
+        signatures = [s for s in str(converted.meta.get("signatures", "")).split(",") if s]
+        if signatures:  # litert-torch: one file, a signature per bucket
+            self.where = {b: (converted.files[0], s) for b, s in zip(self.plan.buckets, signatures)}
+        else:  # onnx2tf: a file per bucket
+            self.where = {b: (f, SIGNATURE) for b, f in zip(self.plan.buckets, converted.files)}
+        if len(self.where) != len(self.plan.buckets) or not (signatures or len(converted.files) == len(self.where)):
+            raise ValueError(f"meta lists {len(self.plan.buckets)} buckets for {len(converted.files)} files "
+                             f"and {len(signatures)} signatures")
         self.out_perm = _parse_layout(str(converted.meta.get("layout", "")), "out")
+        self._interpreters: dict[object, object] = {}
         self._runners: dict[tuple[int, ...], tuple] = {}
 
     def _runner(self, bucket):
         if bucket not in self._runners:
             from ai_edge_litert.interpreter import Interpreter
 
+            path, signature = self.where[bucket]
             with native_stderr_held():  # "INFO: Created TensorFlow Lite XNNPACK delegate", at allocation
-                interp = Interpreter(model_path=str(self.files[bucket]))
-                interp.allocate_tensors()
-            runner = interp.get_signature_runner(SIGNATURE)
+                if path not in self._interpreters:
+                    self._interpreters[path] = Interpreter(model_path=str(path))
+                runner = self._interpreters[path].get_signature_runner(signature)
             shapes = {k: [int(s) for s in v["shape"]] for k, v in runner.get_input_details().items()}
-            self._runners[bucket] = (interp, runner, shapes)
+            self._runners[bucket] = (runner, shapes)
         return self._runners[bucket]
 
     def __call__(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         spec, plan = self.spec, self.plan
         lengths = lengths_from_inputs(spec, arrays)
         bucket = plan.choose(lengths)
-        _, runner, tf_shapes = self._runner(bucket)
+        runner, tf_shapes = self._runner(bucket)
         full = plan.lengths(bucket)
         batch = _batch_size(spec, arrays)
         chunks: dict[str, list[np.ndarray]] = {o.name: [] for o in spec.outputs}

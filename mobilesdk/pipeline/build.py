@@ -29,7 +29,7 @@ from mobilesdk.manifest import (
 from mobilesdk.mask_lint import lint
 from mobilesdk.pipeline.bundle import MANIFEST, REPORT, file_entries, render_report, save_golden, staging
 from mobilesdk.pipeline.cache import Cache, convert_key
-from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact
+from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate
 from mobilesdk.pipeline.graph import Graph, Progress, Step
 from mobilesdk.semantics import run_suite
 from mobilesdk.spec import Arrays, ModelSpec, spec_from_json
@@ -194,7 +194,8 @@ def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, res
 
 def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Captured, cache: Cache) -> ConvertResult:
     conv, prec = job.converter, job.precision
-    ctx = BuildContext(job.model, loaded.spec, golden.cases[0].inputs, golden.calibration, job.options)
+    ctx = BuildContext(job.model, loaded.spec, golden.cases[0].inputs, golden.calibration, job.options,
+                       accept=functools.partial(parity_problem, conv, prec, loaded.spec, golden.golden_set()))
     key = convert_key(conv, prec, captured.ep, ctx)
     job.out_dir.mkdir(parents=True, exist_ok=True)
     hit = cache.restore(key, job.out_dir)
@@ -210,6 +211,16 @@ def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Capt
         return ConvertResult(None, f"`{conv.name}` {prec} conversion raised {summary(e)}", "FAILED")
     cache.store(key, converted, job.out_dir)
     return ConvertResult(converted, "", f"{_disk_size(converted.files) / 1024:.0f} KB")
+
+
+def parity_problem(conv: Converter, precision: str, spec: ModelSpec, golden: list[ReferenceCase],
+                   converted) -> str | None:
+    """None when `converted` passes parity on the golden set, else the failing outputs (BuildContext.accept)."""
+    try:
+        rows = evaluate(conv.runner(converted, spec), spec, precision, golden)
+    except Exception as e:
+        return f"its runtime raised {summary(e)}"
+    return "; ".join(f"{r.output} {r.sqnr_db:.1f} dB (min {r.min_sqnr_db})" for r in rows if not r.passed) or None
 
 
 def _disk_size(paths: list[Path]) -> int:

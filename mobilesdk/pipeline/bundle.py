@@ -101,6 +101,10 @@ def render_report(m: Manifest, sizes: dict[str, int]) -> str:
         for a in model.artifacts:
             size = artifact_size(a.files, sizes) / 1024
             fmt = f"{a.format} (diagnostic)" if a.diagnostic else a.format
+            if a.meta.get("route"):  # a format with several toolchains: which one made this artifact
+                fmt += f" via {a.meta['route']}"
+                if a.meta.get("routes_tried") not in (None, "", "none before it"):
+                    notes.append(f"- {a.format}/{a.precision}: took {a.meta['route']}; before it {a.meta['routes_tried']}")
             if not a.parity:
                 lines.append(f"| {fmt} | {a.precision} | {size:.0f} | – | – | – | – | – | FAIL |")
             for p in a.parity:

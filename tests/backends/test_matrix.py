@@ -13,33 +13,34 @@ from converters.base import registry
 from mobilesdk.pipeline.check import evaluate
 from tests.conftest import MODELS, describe
 
-CELLS = [(fam, fmt, prec) for fam in MODELS for fmt, conv in sorted(registry().items())
-         for prec in conv.precisions]
+# A format with several routes (TFLite: onnx2tf, litert-torch) has a cell per route.
+CELLS = [(fam, fmt, route, prec) for fam in MODELS for fmt, conv in sorted(registry().items())
+         for route, precisions in (conv.routes or {"": conv.precisions}).items() for prec in precisions]
 
-# (family, format, precision) -> why it fails, measured on this machine kind (tiny presets).
-KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
-    ("textclf", "executorch", "int8-dynamic"):
+# (family, format, route, precision) -> why it fails, measured on this machine kind (tiny presets).
+KNOWN_FAILURES: dict[tuple[str, str, str, str], str] = {
+    ("textclf", "executorch", "", "int8-dynamic"):
         "sentiment 28.3 dB < 30 dB at the tiny preset (hidden 32): dynamic int8 quantizes every Linear, the "
         "pooled sentiment head included (static int8 keeps it float); the small preset passes at 32.6 dB",
 }
 
 
-def cell(fam: str, fmt: str, prec: str):
+def cell(fam: str, fmt: str, route: str, prec: str):
     marks = [pytest.mark.slow]
-    if (fam, fmt, prec) in KNOWN_FAILURES:
-        marks.append(pytest.mark.xfail(reason=KNOWN_FAILURES[(fam, fmt, prec)], strict=True))
-    return pytest.param(fam, fmt, prec, marks=marks, id=f"{fam}-{fmt}-{prec}")
+    if (fam, fmt, route, prec) in KNOWN_FAILURES:
+        marks.append(pytest.mark.xfail(reason=KNOWN_FAILURES[(fam, fmt, route, prec)], strict=True))
+    return pytest.param(fam, fmt, route, prec, marks=marks, id="-".join(filter(None, (fam, fmt, route, prec))))
 
 
-@pytest.mark.parametrize("fam,fmt,prec", [cell(*c) for c in CELLS])
-def test_cell_matches_pytorch_at_every_golden_length(harness, fam, fmt, prec):
+@pytest.mark.parametrize("fam,fmt,route,prec", [cell(*c) for c in CELLS])
+def test_cell_matches_pytorch_at_every_golden_length(harness, fam, fmt, route, prec):
     conv = registry()[fmt]
     reason = conv.check()
     if reason:
         pytest.skip(reason)
     f = harness.family(fam)
-    rows = evaluate(harness.runner(fam, fmt, prec), f.spec, prec, f.golden)
-    print(f"{fam} {fmt} {prec} [{conv.runtime()}]: {describe(rows)}")
+    rows = evaluate(harness.runner(fam, fmt, prec, route), f.spec, prec, f.golden)
+    print(f"{fam} {fmt} {route} {prec} [{conv.runtime()}]: {describe(rows)}")
     assert all(r.passed for r in rows), describe(rows)
     assert f.ep.graph_module.code == f.code, "a converter mutated the shared ExportedProgram"
 

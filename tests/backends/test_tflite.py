@@ -1,7 +1,9 @@
-"""The TFLite converter: buckets, layouts, output names, int8 internals, failures (parity of every
+"""The TFLite converter's onnx2tf route: buckets, layouts, output names, int8 internals, failures (parity of every
 family is in tests/backends/test_matrix.py). Conversions come from the session harness: onnx2tf
 runs once per family and bucket, and each precision is a SavedModel conversion on top."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -22,8 +24,8 @@ def test_tflite_int8_static_is_integer_where_it_counts(harness, fam):
 
     from converters.tflite.int8 import WEIGHTED_OPS, _load
 
-    static = harness.convert(fam, "tflite", "int8-static")
-    fp32 = harness.convert(fam, "tflite", "fp32")
+    static = harness.convert(fam, "tflite", "int8-static", "onnx2tf")
+    fp32 = harness.convert(fam, "tflite", "fp32", "onnx2tf")
     assert 0 < static.meta["fp32_ops"] < static.meta["ops"]
     assert static.meta["size_bytes"] < 0.65 * fp32.meta["size_bytes"]
     model, kind = _load(static.files[0].read_bytes())
@@ -40,7 +42,7 @@ def test_tflite_int8_static_buckets_compute_alike(harness):
     from mobilesdk.semantics import pad_length
 
     f = harness.family("aligner")
-    run = TFLITE.runner(harness.convert("aligner", "tflite", "int8-static"), f.spec)
+    run = TFLITE.runner(harness.convert("aligner", "tflite", "int8-static", "onnx2tf"), f.spec)
     row = pad_length(f.spec, run, "fp32")
     assert row.passed, row
 
@@ -48,7 +50,7 @@ def test_tflite_int8_static_buckets_compute_alike(harness):
 @pytest.mark.parametrize("fam", sorted(FAMILIES))
 def test_tflite_files_and_bucket_meta(harness, fam):
     spec = harness.family(fam).spec
-    converted = harness.convert(fam, "tflite", "fp32")
+    converted = harness.convert(fam, "tflite", "fp32", "onnx2tf")
     meta, files = converted.meta, converted.files
     out_dir = files[0].parent
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(p.name for p in files)  # no temp dirs left
@@ -69,7 +71,7 @@ def test_tflite_outputs_are_mapped_by_name(harness):
     from ai_edge_litert.interpreter import Interpreter
 
     f = harness.family("textclf")
-    converted = harness.convert("textclf", "tflite", "fp32")
+    converted = harness.convert("textclf", "tflite", "fp32", "onnx2tf")
     sig = Interpreter(model_path=str(converted.files[0])).get_signature_list()["serving_default"]
     assert sorted(sig["outputs"]) == ["lid", "sentiment"]
     case = f.cases[0]
@@ -83,7 +85,7 @@ def test_tflite_outputs_are_mapped_by_name(harness):
 def test_tflite_enhancer_io_stays_in_spec_layout(harness):
     """onnx2tf makes the NCW waveform NWC; the runner transposes both ways, verified per output."""
     f = harness.family("enhancer")
-    converted = harness.convert("enhancer", "tflite", "fp32")
+    converted = harness.convert("enhancer", "tflite", "fp32", "onnx2tf")
     assert "in.waveform:0,2,1" in converted.meta["layout"] and "out.enhanced:0,2,1" in converted.meta["layout"]
     case = f.cases[0]
     got = TFLITE.runner(converted, f.spec)(case.inputs)["enhanced"]
@@ -97,7 +99,7 @@ def test_tflite_runner_takes_other_batches_and_lengths(harness):
     from mobilesdk.golden import make_batch
 
     f = harness.family("textclf")
-    run = TFLITE.runner(harness.convert("textclf", "tflite", "fp32"), f.spec)
+    run = TFLITE.runner(harness.convert("textclf", "tflite", "fp32", "onnx2tf"), f.spec)
     for batch, n in ((1, 5), (6, 40)):
         valid = {"tokens": [max(1, n - 2 * i) for i in range(batch)]}
         inputs = make_batch(f.spec, {"tokens": n}, valid, seed=7)
@@ -108,7 +110,7 @@ def test_tflite_runner_takes_other_batches_and_lengths(harness):
 
 def test_tflite_runner_rejects_a_length_without_bucket(harness):
     f = harness.family("enhancer")
-    run = TFLITE.runner(harness.convert("enhancer", "tflite", "fp32"), f.spec)
+    run = TFLITE.runner(harness.convert("enhancer", "tflite", "fp32", "onnx2tf"), f.spec)
     with pytest.raises(ValueError, match="no TFLite bucket holds samples=2048"):
         run({"waveform": np.zeros((4, 1, 2048), np.float32)})
 
@@ -118,7 +120,7 @@ def test_tflite_failure_leaves_no_files(harness, tmp_path, monkeypatch):
     from mobilesdk.errors import ConversionError, MobileSDKError
 
     f = harness.family("textclf")
-    harness.convert("textclf", "tflite", "fp32")  # SavedModels cached: this conversion is fast
+    harness.convert("textclf", "tflite", "fp32", "onnx2tf")  # SavedModels cached: this conversion is fast
     calls = []
 
     def failing(saved, in_perm, ctx, plan, bucket, precision):
@@ -129,7 +131,7 @@ def test_tflite_failure_leaves_no_files(harness, tmp_path, monkeypatch):
 
     monkeypatch.setattr(converter, "to_tflite", failing)
     with pytest.raises(MobileSDKError, match="injected"):
-        TFLITE.convert(f.ep, f.ctx, "int8-dynamic", tmp_path / "out")
+        TFLITE.convert(f.ep, dataclasses.replace(f.ctx, options={"route": "onnx2tf"}), "int8-dynamic", tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
 
 

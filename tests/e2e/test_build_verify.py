@@ -197,7 +197,7 @@ def test_the_huggingface_example_prints_its_spec_and_builds_with_an_adjusted_one
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     config = (example / "bundle.toml").read_text().replace('formats = ["executorch", "tflite", "coreml"]',
-                                                           'formats = ["onnx"]')
+                                                           'formats = ["onnx", "tflite"]')
     (tmp_path / "bundle.toml").write_text(config)
     r = cli("spec", tmp_path / "bundle.toml")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -213,4 +213,10 @@ def test_the_huggingface_example_prints_its_spec_and_builds_with_an_adjusted_one
     model = json.loads((tmp_path / "out/manifest.json").read_text())["models"][0]
     assert model["source"] == "huggingface:tiny-bert:sequence-classification"
     assert next(d for d in model["dims"] if d["name"] == "tokens")["max"] == 48
-    assert model["artifacts"][0]["passed"]
+    assert all(a["passed"] for a in model["artifacts"])
+    tflite = [a for a in model["artifacts"] if a["format"] == "tflite"]
+    assert [a["precision"] for a in tflite] == ["fp32", "fp16", "int8-dynamic"]
+    for a in tflite:  # route = "auto": litert-torch converted and passed parity, so onnx2tf never ran
+        assert a["meta"]["route"] == "litert-torch" and a["meta"]["routes_tried"] == "none before it"
+        assert a["files"] == [f"models/sentiment/tflite/{a['precision']}/model.tflite"]
+    assert "| tflite via litert-torch | fp16 |" in (tmp_path / "out/report.md").read_text()
