@@ -32,7 +32,7 @@ from converters.tflite.flatbuffer import half_weights, quantize_buckets, represe
 from converters.tflite.int8 import float_op_count
 from converters.tflite.runner import BucketRunner
 from converters.tflite.saved_model import Saved, saved_model
-from mobilesdk.errors import ConfigError, summary
+from mobilesdk.errors import ConfigError, MobileSDKError, summary
 from mobilesdk.spec import ModelSpec, Runner
 
 
@@ -79,6 +79,8 @@ class TFLiteConverter(Converter):
             except ConfigError:
                 raise
             except Exception as e:
+                if last and outcomes and isinstance(e, MobileSDKError):  # say why earlier routes were passed over
+                    e.args = (f"{e} (tried before it: {'; '.join(f'{k} {v}' for k, v in outcomes.items())})",)
                 if last:
                     raise
                 outcomes[r] = f"failed: {summary(e)}"

@@ -54,9 +54,8 @@ def half_weights(blob: bytes) -> bytes:
     rounds those too, and a rounded reciprocal breaks integer floor division: x / 5 becomes x * 0.19995,
     and a stock wav2vec2's frame lengths came out one short (13 dB; docs/toolchain-traps.md#3)."""
     from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.convert_bytearray_to_object(blob)
+    model = read_model(blob)
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.DEQUANTIZE
     code.version = 3  # float16 input
@@ -86,6 +85,26 @@ def half_weights(blob: bytes) -> bytes:
         g.operators = dequantize + list(g.operators)
     for b in set(halved) - {t.buffer for g in model.subgraphs for t in g.tensors}:
         model.buffers[b].data = None  # the float32 copy is gone from the file
+    return write_model(model)
+
+
+def read_model(blob: bytes):
+    """The flatbuffer as TFLite's object API (`ModelT`), every buffer inline. Files with more than 256 KB
+    of weights from ai-edge-quantizer keep them after the flatbuffer (`offset`, `size`); re-serialized
+    as they are, those offsets point past the end ("Constant buffer specified an out of range offset")."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(blob)
+    for buf in model.buffers:
+        if buf.offset > 1:  # 0 and 1 mean inline (1 is a placeholder while writing)
+            buf.data = np.frombuffer(blob, np.uint8, count=buf.size, offset=buf.offset)
+        buf.offset = buf.size = 0
+    return model
+
+
+def write_model(model) -> bytes:
+    from tensorflow.lite.tools import flatbuffer_utils
+
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 

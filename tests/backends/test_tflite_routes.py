@@ -87,6 +87,9 @@ def test_auto_takes_the_next_route_when_conversion_fails(harness, tmp_path, monk
     converted = TFLITE.convert(f.ep, f.ctx, "fp32", tmp_path / "auto")
     assert converted.meta["route"] == "onnx2tf"
     assert converted.meta["routes_tried"].startswith("litert-torch failed: ") and "aten.foo" in converted.meta["routes_tried"]
+    monkeypatch.setitem(converter.WRITERS, "onnx2tf", failing)
+    with pytest.raises(ConversionError, match=r"injected\) \(tried before it: litert-torch failed: .*aten.foo"):
+        TFLITE.convert(f.ep, f.ctx, "fp32", tmp_path / "both")  # the error says why each route was passed over
     with pytest.raises(ConversionError, match="injected"):  # a route asked for by name has no fallback
         TFLITE.convert(f.ep, dataclasses.replace(f.ctx, options={"route": "litert-torch"}), "fp32", tmp_path / "named")
 
@@ -110,3 +113,25 @@ def test_litert_torch_runner_pads_to_a_bucket_signature(harness):
     got, ref = run(inputs), run_torch(f.module, f.spec, inputs)
     assert got["lid"].shape == ref["lid"].shape
     assert np.abs(got["sentiment"] - ref["sentiment"]).max() < 1e-4
+
+
+def test_int8_dynamic_of_a_model_with_more_than_256_kb_of_weights_runs(tmp_path):
+    """ai-edge-quantizer stores the weights of such files after the flatbuffer (buffer offsets); the
+    rewrites after it must keep them, or LiteRT refuses the file ("out of range offset")."""
+    import litert_torch
+    import torch
+    from ai_edge_litert.interpreter import Interpreter
+
+    from converters.tflite.direct import _int8_dynamic
+    from mobilesdk.parity import sqnr_db
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(640, 640), torch.nn.GELU(), torch.nn.Linear(640, 8)).eval()
+    x = torch.randn(4, 640)
+    fp32 = litert_torch.convert(model, (x,)).model_content()
+    ctx = type("Ctx", (), {"model": "big"})()
+    int8 = _int8_dynamic(fp32, ctx)
+    assert len(int8) < 0.4 * len(fp32)
+    run = Interpreter(model_content=int8).get_signature_runner()
+    (got,) = run(**{k: x.numpy() for k in run.get_input_details()}).values()
+    assert sqnr_db(model(x).detach().numpy(), got) > 30
