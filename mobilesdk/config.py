@@ -14,6 +14,11 @@
     seed = 0
     checkpoint = "weights.safetensors"   # optional, relative to this file
 
+    [models.textclf]
+    family = "textclf"
+    tokenizer = "models/textclf/tokenizer.json"   # a text model's tokenizer (`tokenizers` format) ...
+    sentences = "data/sentences.jsonl"            # ... and the sentences its golden rows are made of
+
     [models.mybert]
     factory = "mypkg.models:make"  # ... or any function returning (nn.Module, ModelSpec)
     formats = ["executorch"]       # per-model overrides of the [bundle] lists
@@ -58,6 +63,8 @@ MODEL_KEYS = {
     "preset": str,
     "seed": int,
     "checkpoint": str,
+    "tokenizer": str,
+    "sentences": str,
     "factory": str,
     "huggingface": str,
     "task": str,
@@ -88,6 +95,8 @@ class ModelConfig:
     calibration_batches: int
     fp16_safe_masks: bool
     skip: tuple[str, ...] = ()  # "format/precision" pairs left out
+    tokenizer: Path | None = None  # tokenizer.json of a text model
+    sentences: Path | None = None  # .txt / .jsonl sentences its golden and calibration rows come from
     options: dict[str, dict] = dataclasses.field(default_factory=dict)  # format -> [models.<name>.<format>]
     spec: dict = dataclasses.field(default_factory=dict)  # [models.<name>.spec]: replaces fields of the spec
 
@@ -151,6 +160,12 @@ def _model_checks(name: str, table: dict, where: str, path: Path, known_formats:
         raise ConfigError(f"{where}: `factory` must look like \"package.module:function\", got {table['factory']!r}")
     if "family" not in table and ("preset" in table or "checkpoint" in table):
         raise ConfigError(f"{where}: `preset` and `checkpoint` apply to `family` models; this model loads its own weights")
+    if ("tokenizer" in table) != ("sentences" in table):
+        raise ConfigError(f"{where}: `tokenizer` and `sentences` go together (the golden rows are tokenized sentences)")
+    for key in ("tokenizer", "sentences"):
+        if key in table and not (path.parent / table[key]).is_file():
+            raise ConfigError(f"{where}: {key} `{path.parent / table[key]}` does not exist. Fix: the path is "
+                              "relative to the config file")
     return options
 
 
@@ -217,6 +232,8 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
                 calibration_batches=table.get("calibration_batches", batches),
                 fp16_safe_masks=table.get("fp16_safe_masks", bundle.get("fp16_safe_masks", False)),
                 skip=tuple(table.get("skip", [])),
+                tokenizer=(path.parent / table["tokenizer"]) if "tokenizer" in table else None,
+                sentences=(path.parent / table["sentences"]) if "sentences" in table else None,
                 options=options,
                 spec=_spec_override(table.get("spec", {}), f"{path} [models.{name}.spec]"),
             )

@@ -4,18 +4,68 @@ Golden cases exercise the masks: every batch mixes valid lengths with right padd
 cover each dim's main length, an odd length, its minimum and its maximum. Calibration batches for static int8
 span the whole range of mask lengths (docs/toolchain-traps.md#10). Audio is speech-like (voiced
 harmonics with a moving pitch and syllable envelopes), not white noise, so quantization ranges
-match what an app will feed.
+match what an app will feed. Token inputs come from real sentences when the model has a `TextFeed`
+(its tokenizer and sentences file): each row is sentences tokenized and cut to the row's valid
+length, and the case keeps each row's text and token offsets for the language-spans check.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from mobilesdk.errors import ConfigError
 from mobilesdk.spec import NP_DTYPES, ModelSpec, TensorSpec
+from mobilesdk.text.tokenizer import TextTokenizer
 
 SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class TextRow:
+    text: str
+    ids: list[int]
+    offsets: list[tuple[int, int]]  # per token, its character span in `text`; (0, 0) for specials
+
+
+@dataclass(frozen=True)
+class TextFeed:
+    """Where a text model's token rows come from: its tokenizer and a file of sentences."""
+
+    tokenizer: TextTokenizer
+    sentences: tuple[str, ...]
+
+    def rows(self, lengths: list[int], rng: np.random.Generator) -> list[TextRow]:
+        """One row per length: consecutive sentences from a random one on, tokenized and cut to it."""
+        rows = []
+        for n in lengths:
+            i = int(rng.integers(len(self.sentences)))
+            text = self.sentences[i]
+            for i in range(i + 1, i + 1 + n):  # each sentence adds a token or more: n more are enough
+                if len(self.tokenizer.encode(text, 1 << 20).ids) >= n:
+                    break
+                text += " " + self.sentences[i % len(self.sentences)]
+            enc = self.tokenizer.encode(text, n)
+            rows.append(TextRow(text, enc.ids, enc.offsets))
+        return rows
+
+
+def read_sentences(path: Path) -> tuple[str, ...]:
+    """Sentences from a `.txt` (one per line) or `.jsonl` (a "text" field per line) file."""
+    import json
+
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        found = tuple(json.loads(line)["text"] for line in lines) if path.suffix == ".jsonl" else tuple(lines)
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"sentences file `{path}` cannot be read ({e}). Fix: point `sentences` at a UTF-8 .txt or .jsonl file") from None
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"sentences file `{path}` is not JSON lines with a \"text\" field. Fix: one object per line, or use .txt") from None
+    if not found:
+        raise ConfigError(f"sentences file `{path}` has no sentences. Fix: one sentence per line")
+    return found
 
 
 @dataclass(frozen=True)
@@ -24,6 +74,7 @@ class Case:
     lengths: dict[str, int]  # padded length per dim in this batch
     valid: dict[str, list[int]]  # per masked dim, the valid length of each row
     inputs: dict[str, np.ndarray]
+    text: tuple[TextRow, ...] = ()  # per row, when the token input came from sentences
 
 
 def seed_for(*parts: str) -> int:
@@ -52,14 +103,20 @@ def _shape(t: TensorSpec, batch: int, lengths: dict[str, int]) -> tuple[int, ...
     return tuple(batch if s == "batch" else lengths[s] if isinstance(s, str) else s for s in t.shape)
 
 
-def make_batch(spec: ModelSpec, lengths: dict[str, int], valid: dict[str, list[int]], seed: int) -> dict[str, np.ndarray]:
-    """One batch in spec dtypes. Masked positions beyond a row's valid length are padding (zeros)."""
+def make_batch(spec: ModelSpec, lengths: dict[str, int], valid: dict[str, list[int]], seed: int,
+               text: list[TextRow] | None = None) -> dict[str, np.ndarray]:
+    """One batch in spec dtypes. Masked positions beyond a row's valid length are padding (zeros).
+    With `text`, the tokens input holds those rows' ids (each row exactly its valid length)."""
     rng = np.random.default_rng(seed)
     batch = len(next(iter(valid.values()))) if valid else spec.golden_batch
     out: dict[str, np.ndarray] = {}
     for t in spec.inputs:
         shape = _shape(t, batch, lengths)
-        if t.kind == "audio":
+        if t.kind == "tokens" and text is not None:
+            x = np.zeros(shape)
+            for row, r in enumerate(text):
+                x[row, : len(r.ids)] = r.ids
+        elif t.kind == "audio":
             n = shape[-1]
             rows = int(np.prod(shape[:-1]))
             x = np.stack([speechlike(rng, n) for _ in range(rows)]).reshape(shape)
@@ -100,7 +157,20 @@ CASES = (
 )
 
 
-def golden_cases(spec: ModelSpec, seed: int = 0) -> list[Case]:
+def token_lengths(spec: ModelSpec, lengths: dict[str, int], valid: dict[str, list[int]], batch: int) -> list[int]:
+    """Per row, how many tokens the tokens input holds: its masked dim's valid length, or the full length."""
+    t = next(t for t in spec.inputs if t.kind == "tokens")
+    dim = next(s for s in t.shape if isinstance(s, str) and s != "batch")
+    return valid.get(dim, [lengths[dim]] * batch)
+
+
+def _text_rows(spec, text, lengths, valid, seed) -> list[TextRow] | None:
+    if text is None:
+        return None
+    return text.rows(token_lengths(spec, lengths, valid, spec.golden_batch), np.random.default_rng(seed))
+
+
+def golden_cases(spec: ModelSpec, seed: int = 0, text: TextFeed | None = None) -> list[Case]:
     """The reference batches: every dim at its main length, at an odd length, at its minimum and at
     its maximum (cases that would repeat an earlier one are left out)."""
     cases, seen = [], set()
@@ -112,12 +182,15 @@ def golden_cases(spec: ModelSpec, seed: int = 0) -> list[Case]:
         valid = {
             m.axis: row_valid_lengths(lengths[m.axis], spec.golden_batch, spec.dim(m.axis).min) for m in spec.masks
         }
-        inputs = make_batch(spec, lengths, valid, seed_for(spec.name, name, str(seed)))
-        cases.append(Case(name, lengths, valid, inputs))
+        case_seed = seed_for(spec.name, name, str(seed))
+        rows = _text_rows(spec, text, lengths, valid, case_seed)
+        inputs = make_batch(spec, lengths, valid, case_seed, rows)
+        cases.append(Case(name, lengths, valid, inputs, tuple(rows or ())))
     return cases
 
 
-def calibration_batches(spec: ModelSpec, count: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+def calibration_batches(spec: ModelSpec, count: int, seed: int = 0, text: TextFeed | None = None
+                        ) -> list[dict[str, np.ndarray]]:
     """Batches for static int8 calibration: padded lengths across each dim's range, and valid
     lengths from one element up to the full row, so masked and unmasked ranges are both seen."""
     rng = np.random.default_rng(seed_for(spec.name, "calibration", str(seed)))
@@ -137,7 +210,8 @@ def calibration_batches(spec: ModelSpec, count: int, seed: int = 0) -> list[dict
             valid[m.axis][0] = n
             if spec.golden_batch > 1:  # and the dim's shortest valid length in every batch
                 valid[m.axis][-1] = min(n, spec.dim(m.axis).min)
-        batches.append(make_batch(spec, lengths, valid, seed_for(spec.name, "calibration", str(seed), str(i))))
+        batch_seed = seed_for(spec.name, "calibration", str(seed), str(i))
+        batches.append(make_batch(spec, lengths, valid, batch_seed, _text_rows(spec, text, lengths, valid, batch_seed)))
     return batches
 
 

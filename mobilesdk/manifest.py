@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mobilesdk.serde import from_data
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: the text entry of text models, spans agreement
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
 Scalar = typing.Union[str, int, float, bool]
@@ -59,6 +59,8 @@ class OutputParity:
     tie_margin: float  # near-ties within this relative gap of PyTorch's top logit count as agreeing
     loosened_because: str
     passed: bool
+    # LID outputs of text models: share of golden rows whose language spans equal PyTorch's (reported)
+    spans_agreement: typing.Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,24 @@ class GoldenCase:
 
 
 @dataclass(frozen=True)
+class TextEntry:
+    """How a text model's token input is made, for the bindings to reproduce exactly."""
+
+    input: str  # the token-ids input it feeds
+    tokenizer: str  # bundle path of tokenizer.json (Hugging Face `tokenizers` format)
+    vocab: str  # bundle path of vocab.txt, one token per line in id order
+    kind: str  # "wordpiece"
+    vocab_size: int
+    max_tokens: int  # rows are cut to this many tokens, [CLS] and [SEP] included
+    special_ids: dict[str, int]  # pad, unk, cls, sep, mask
+    continuing_subword_prefix: str
+    normalizer: str  # the tokenizer's normalizer stage, JSON as in tokenizer.json
+    pre_tokenizer: str  # its pre-tokenizer stage, JSON as in tokenizer.json
+    truncation: str
+    sentences: int  # how many sentences the golden and calibration rows were drawn from
+
+
+@dataclass(frozen=True)
 class Model:
     name: str
     source: str  # "family:preset" or "factory:package.module:function"
@@ -130,6 +150,7 @@ class Model:
     mask_lint: list[LintFinding]
     semantics: list[SemanticRow]  # the suite on the PyTorch model itself
     artifacts: list[Artifact]
+    text: typing.Optional[TextEntry] = None  # text models: tokenizer and normalisation
 
 
 @dataclass(frozen=True)

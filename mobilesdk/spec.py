@@ -140,6 +140,7 @@ class OutputSpec(TensorSpec):
     metric: str = "sqnr"
     position_axis: int | None = None  # the axis of this output that runs over positions
     thresholds: tuple[ThresholdOverride, ...] = ()
+    labels: tuple[str, ...] = ()  # class names along the last axis (top1 / lid outputs), for apps and `run`
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,8 @@ def validate(spec: ModelSpec) -> None:
     for o in spec.outputs:
         if o.metric not in METRICS:
             raise ValueError(f"{where}: output `{o.name}` has metric `{o.metric}`; use one of {METRICS}")
+        if o.labels and o.shape[-1] != len(o.labels):
+            raise ValueError(f"{where}: output `{o.name}` has {len(o.labels)} labels for a last axis of {o.shape[-1]}")
         if o.metric in ("frame_argmax", "lid") and o.position_axis is None:
             raise ValueError(f"{where}: output `{o.name}` with metric `{o.metric}` needs position_axis")
         for ov in o.thresholds:

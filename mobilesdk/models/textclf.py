@@ -34,21 +34,29 @@ class TextClfConfig:
     layers: int = 2  # applications of the one shared layer
     heads: int = 2
     ffn: int = 64
-    n_langs: int = 3
+    languages: tuple[str, ...] = ("zh", "en", "other")  # the LID classes; `other`: punctuation, emoji, numbers
     adapter: int = 8  # bottleneck width of each language adapter
-    n_classes: int = 3
+    sentiments: tuple[str, ...] = ("negative", "neutral", "positive")
     min_tokens: int = 1
     max_tokens: int = 64
     default_tokens: int = 32
 
+    @property
+    def n_langs(self) -> int:
+        return len(self.languages)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.sentiments)
+
 
 PRESETS = {
-    "tiny": dict(vocab=1000, embed=16, hidden=32, layers=2, heads=2, ffn=64, n_langs=3, adapter=8,
-                 max_tokens=64, default_tokens=32),
+    "tiny": dict(vocab=1000, embed=16, hidden=32, layers=2, heads=2, ffn=64, languages=("zh", "en", "other"),
+                 adapter=8, max_tokens=64, default_tokens=32),
     # small's max is 192, not 128: a 128-token TFLite bucket equals the hidden size, and onnx2tf (which
     # infers layouts from sizes) transposed the wrong axes there (sentiment at -8.3 dB against onnxruntime).
-    "small": dict(vocab=8000, embed=64, hidden=128, layers=4, heads=4, ffn=256, n_langs=4, adapter=32,
-                  max_tokens=192, default_tokens=32),
+    "small": dict(vocab=8000, embed=64, hidden=128, layers=4, heads=4, ffn=256, languages=("zh", "en", "ms", "other"),
+                  adapter=32, max_tokens=192, default_tokens=32),
 }
 
 
@@ -177,8 +185,10 @@ def spec(name: str, **kwargs) -> ModelSpec:
             TensorSpec("attention_mask", "int32", tokens, kind="mask"),
         ),
         outputs=(
-            OutputSpec("sentiment", "float32", ("batch", cfg.n_classes), metric="top1", position_axis=None),
-            OutputSpec("lid", "float32", ("batch", "tokens", cfg.n_langs), metric="lid", position_axis=1),
+            OutputSpec("sentiment", "float32", ("batch", cfg.n_classes), metric="top1", position_axis=None,
+                       labels=tuple(cfg.sentiments)),
+            OutputSpec("lid", "float32", ("batch", "tokens", cfg.n_langs), metric="lid", position_axis=1,
+                       labels=tuple(cfg.languages)),
         ),
         dims=(
             Dim("batch", 1, 8, default=4),

@@ -22,9 +22,10 @@ from mobilesdk import __version__
 from mobilesdk.capture import capture, run_torch
 from mobilesdk.config import BundleConfig, ModelConfig
 from mobilesdk.errors import ConfigError, InternalError, MobileSDKError, summary
-from mobilesdk.golden import Case, calibration_batches, golden_cases
+from mobilesdk.golden import Case, TextFeed, calibration_batches, golden_cases, read_sentences
 from mobilesdk.manifest import (
-    SCHEMA_VERSION, Artifact, DimEntry, GoldenCase, LintFinding, Manifest, Model, SemanticRow, TensorEntry, to_json,
+    SCHEMA_VERSION, Artifact, DimEntry, GoldenCase, LintFinding, Manifest, Model, SemanticRow, TensorEntry, TextEntry,
+    to_json,
 )
 from mobilesdk.mask_lint import lint
 from mobilesdk.pipeline.bundle import MANIFEST, REPORT, file_entries, render_report, save_golden, staging
@@ -48,9 +49,10 @@ class Golden:
     outputs: list[Arrays]
     calibration: list[Arrays]
     summary: str = ""
+    text: TextFeed | None = None  # where text models' token rows came from
 
     def golden_set(self) -> list[ReferenceCase]:
-        return [ReferenceCase(c.name, c.inputs, out) for c, out in zip(self.cases, self.outputs)]
+        return [ReferenceCase(c.name, c.inputs, out, c.text) for c, out in zip(self.cases, self.outputs)]
 
 
 @dataclass
@@ -154,10 +156,29 @@ def load_step(mc: ModelConfig) -> Loaded:
 
 
 def golden_step(loaded: Loaded, mc: ModelConfig) -> Golden:
-    cases = golden_cases(loaded.spec, mc.seed)
+    text = text_feed(loaded.spec, mc)
+    cases = golden_cases(loaded.spec, mc.seed, text)
     outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
-    calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed)
-    return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches")
+    calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed, text)
+    source = f" from {len(text.sentences)} sentences" if text else ""
+    return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches{source}", text)
+
+
+def text_feed(spec: ModelSpec, mc: ModelConfig) -> TextFeed | None:
+    """The model's tokenizer and sentences, checked against its spec (None for non-text models)."""
+    if mc.tokenizer is None:
+        return None
+    from mobilesdk.text.tokenizer import TextTokenizer
+
+    tokens = [t for t in spec.inputs if t.kind == "tokens"]
+    if len(tokens) != 1:
+        raise ConfigError(f"[models.{mc.name}] has a tokenizer but its spec has {len(tokens)} `tokens` inputs; "
+                          "it needs exactly one. Fix: drop `tokenizer` or mark the ids input kind = \"tokens\"")
+    tok = TextTokenizer(mc.tokenizer)
+    if tok.vocab_size > tokens[0].high:
+        raise ConfigError(f"[models.{mc.name}] tokenizer `{mc.tokenizer}` has {tok.vocab_size} tokens, more than the "
+                          f"model's {tokens[0].high} embeddings. Fix: a tokenizer trained for this model, or a larger vocab")
+    return TextFeed(tok, read_sentences(mc.sentences))
 
 
 def torch_runner(loaded: Loaded):
@@ -318,9 +339,28 @@ def write_model(root: Path, mc: ModelConfig, loaded: Loaded, golden: Golden, art
     cases = []
     for case, outputs in zip(golden.cases, golden.outputs):
         rel = f"golden/{mc.name}/{case.name}.npz"
-        save_golden(root / rel, case.inputs, outputs)
+        save_golden(root / rel, case.inputs, outputs, case.text)
         cases.append(GoldenCase(case.name, rel, dict(case.lengths)))
-    return model_entry(mc.name, mc.source, spec, spec_path, cases, artifacts)
+    entry = model_entry(mc.name, mc.source, spec, spec_path, cases, artifacts)
+    return dataclasses.replace(entry, text=write_text_files(root, mc.name, spec, golden.text)) if golden.text else entry
+
+
+def write_text_files(root: Path, name: str, spec: ModelSpec, text: TextFeed) -> TextEntry:
+    """models/<name>/tokenizer.json and vocab.txt, and the manifest entry describing them."""
+    from mobilesdk.text.tokenizer import write_vocab
+
+    tok = text.tokenizer
+    rel = f"models/{name}"
+    (root / rel / "tokenizer.json").write_bytes(tok.path.read_bytes())
+    write_vocab(tok.tok, root / rel / "vocab.txt")
+    ids = next(t for t in spec.inputs if t.kind == "tokens")
+    dim = next(s for s in ids.shape if isinstance(s, str) and s != "batch")
+    d = tok.describe(spec.dim(dim).max)
+    return TextEntry(input=ids.name, tokenizer=f"{rel}/tokenizer.json", vocab=f"{rel}/vocab.txt", kind=d["kind"],
+                     vocab_size=d["vocab_size"], max_tokens=d["max_tokens"], special_ids=d["special_ids"],
+                     continuing_subword_prefix=d["continuing_subword_prefix"],
+                     normalizer=json.dumps(d["normalizer"]), pre_tokenizer=json.dumps(d["pre_tokenizer"]),
+                     truncation=d["truncation"], sentences=len(text.sentences))
 
 
 def model_entry(name: str, source: str, spec: ModelSpec, spec_path: str, cases: list[GoldenCase], artifacts: list[Artifact]) -> Model:

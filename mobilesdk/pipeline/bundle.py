@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mobilesdk.golden import TextRow
 from mobilesdk.manifest import FileEntry, Manifest
 
 MANIFEST = "manifest.json"
@@ -58,18 +59,31 @@ def file_entries(root: Path) -> list[FileEntry]:
     return [FileEntry(rel, sha256_file(root / rel), (root / rel).stat().st_size) for rel in bundle_files(root)]
 
 
-def save_golden(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
+def save_golden(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
+                text: tuple[TextRow, ...] = ()) -> None:
+    """A golden case as .npz: `input.<name>`, `output.<name>`, and for text rows `text.rows` (the
+    strings), `text.ids` [batch, tokens] and `text.offsets` [batch, tokens, 2] (-1 past a row's tokens)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"input.{k}": v for k, v in inputs.items()} | {f"output.{k}": v for k, v in outputs.items()}
+    if text:
+        width = max(len(r.ids) for r in text)
+        ids, offsets = np.full((len(text), width), -1, np.int32), np.full((len(text), width, 2), -1, np.int32)
+        for i, r in enumerate(text):
+            ids[i, : len(r.ids)], offsets[i, : len(r.ids)] = r.ids, r.offsets
+        arrays |= {"text.rows": np.array([r.text for r in text]), "text.ids": ids, "text.offsets": offsets}
     with open(path, "wb") as f:
         np.savez(f, **arrays)
 
 
-def load_golden(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def load_golden(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], tuple[TextRow, ...]]:
     with np.load(path) as z:
         inputs = {k.removeprefix("input."): z[k] for k in z.files if k.startswith("input.")}
         outputs = {k.removeprefix("output."): z[k] for k in z.files if k.startswith("output.")}
-    return inputs, outputs
+        text = tuple(
+            TextRow(str(t), [int(i) for i in ids if i >= 0], [(int(s), int(e)) for s, e in offs if s >= 0])
+            for t, ids, offs in zip(z["text.rows"], z["text.ids"], z["text.offsets"])
+        ) if "text.rows" in z.files else ()
+    return inputs, outputs, text
 
 
 def artifact_size(files: list[str], sizes: dict[str, int]) -> int:
@@ -93,6 +107,10 @@ def render_report(m: Manifest, sizes: dict[str, int]) -> str:
     ]
     for model in m.models:
         lines += [f"## {model.name} ({model.source})", "", model.description, ""]
+        if model.text:
+            lines += [f"Golden and calibration rows are real sentences ({model.text.sentences} in the sentences file) "
+                      f"tokenized by `{model.text.tokenizer}`. For LID outputs, `spans` is the share of golden rows "
+                      "whose language spans (languages and character boundaries) equal PyTorch's: reported, not judged.", ""]
         lines += [
             "| format | precision | size KB | output | metric | SQNR dB (min) | agreement (all cases) | max abs | result |",
             "|---|---|---:|---|---|---:|---:|---:|---|",
@@ -109,6 +127,8 @@ def render_report(m: Manifest, sizes: dict[str, int]) -> str:
                 lines.append(f"| {fmt} | {a.precision} | {size:.0f} | – | – | – | – | – | FAIL |")
             for p in a.parity:
                 agree = "–" if p.agreement is None else f"{100 * p.agreement:.1f}% ({100 * p.min_agreement:.0f}%)"
+                if p.spans_agreement is not None:
+                    agree += f"; spans {100 * p.spans_agreement:.1f}%"
                 lines.append(
                     f"| {fmt} | {a.precision} | {size:.0f} | {p.output} | {p.metric} | "
                     f"{p.sqnr_db:.1f} ({p.min_sqnr_db:.0f}) | {agree} | {_num(p.max_abs, '.2e')} | "

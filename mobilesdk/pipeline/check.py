@@ -12,19 +12,34 @@ import numpy as np
 
 from converters.base import Converted, Converter
 from mobilesdk.errors import summary
-from mobilesdk.golden import lengths_from_inputs
+from mobilesdk.golden import TextRow, lengths_from_inputs
 from mobilesdk.manifest import Artifact, OutputParity
 from mobilesdk.parity import clean, combine, compare, judge
 from mobilesdk.semantics import run_suite
-from mobilesdk.spec import Arrays, ModelSpec, Runner
+from mobilesdk.spec import Arrays, ModelSpec, OutputSpec, Runner
+from mobilesdk.text import spans
 
 
 class ReferenceCase(NamedTuple):
-    """One golden case with what PyTorch computed for it."""
+    """One golden case with what PyTorch computed for it (and, for text models, each row's text)."""
 
     name: str
     inputs: Arrays
     outputs: Arrays
+    text: tuple[TextRow, ...] = ()
+
+
+def row_spans(o: OutputSpec, rows: tuple[TextRow, ...], lid: np.ndarray) -> list[list[spans.Span]]:
+    """Language spans of each text row from a LID output [batch, tokens, languages]."""
+    return [spans.spans(r.text, r.offsets, lid[i, : len(r.ids)], o.labels) for i, r in enumerate(rows)]
+
+
+def _spans_agreement(spec: ModelSpec, o: OutputSpec, golden: list[ReferenceCase], got: list[Arrays]) -> float | None:
+    if o.metric != "lid" or not o.labels or not all(c.text for c in golden):
+        return None
+    ref = [s for c in golden for s in row_spans(o, c.text, c.outputs[o.name])]
+    out = [s for c, g in zip(golden, got) for s in row_spans(o, c.text, np.asarray(g[o.name]))]
+    return round(spans.agreement(ref, out), 4)
 
 
 def case_label(name: str, inputs: Arrays, spec: ModelSpec) -> str:
@@ -35,13 +50,15 @@ def case_label(name: str, inputs: Arrays, spec: ModelSpec) -> str:
 def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: list[ReferenceCase]) -> list[OutputParity]:
     """Parity rows per output, worst case over the golden cases, judged by the spec's thresholds."""
     per_output: dict[str, list] = {o.name: [] for o in spec.outputs}
-    for _, inputs, ref in golden:
-        got = runner(inputs)
+    results = []
+    for case in golden:
+        got = runner(case.inputs)
+        results.append(got)
         for o in spec.outputs:
             if o.name not in got:
                 raise ValueError(f"the artifact returned no output `{o.name}` (it gave {sorted(got)})")
             tie = spec.threshold(o.name, precision)[0].tie_margin
-            per_output[o.name].append(compare(spec, o, inputs, ref[o.name], np.asarray(got[o.name]), tie))
+            per_output[o.name].append(compare(spec, o, case.inputs, case.outputs[o.name], np.asarray(got[o.name]), tie))
     rows = []
     for o in spec.outputs:
         stats = combine(per_output[o.name])
@@ -59,6 +76,7 @@ def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: list[Refer
                 tie_margin=threshold.tie_margin,
                 loosened_because=reason,
                 passed=judge(stats, threshold.sqnr_db, threshold.agreement),
+                spans_agreement=_spans_agreement(spec, o, golden, results),
             )
         )
     return rows

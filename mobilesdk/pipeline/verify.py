@@ -77,8 +77,7 @@ def rerun_model(root: Path, model, log) -> list[str]:
     spec = spec_from_json(json.loads((root / model.spec_path).read_text()))
     golden = []
     for case in model.golden:
-        inputs, outputs = load_golden(root / case.path)
-        golden.append(ReferenceCase(case.name, inputs, outputs))
+        golden.append(ReferenceCase(case.name, *load_golden(root / case.path)))
     problems = []
     for a in model.artifacts:
         label = f"{model.name}/{a.format}/{a.precision}"

@@ -17,7 +17,7 @@ from torch import nn
 
 from converters.base import BuildContext
 from mobilesdk import capture, golden
-from mobilesdk.pipeline.check import evaluate
+from mobilesdk.pipeline.check import ReferenceCase, evaluate
 from mobilesdk.spec import DerivedDim, Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec
 from tests.conftest import describe, require
 
@@ -178,8 +178,8 @@ BERT_SPEC = ModelSpec(
 def bert_parity(fill: float, precision: str, tmp_path_factory):
     module = TinyBert(fill).eval()
     cases = golden.golden_cases(BERT_SPEC)
-    gold = [(c.name, c.inputs, capture.run_torch(module, BERT_SPEC, c.inputs)) for c in cases]
-    assert all(np.isfinite(v).all() for _, _, ref in gold for v in ref.values()), "PyTorch fp32 is finite"
+    gold = [ReferenceCase(c.name, c.inputs, capture.run_torch(module, BERT_SPEC, c.inputs)) for c in cases]
+    assert all(np.isfinite(v).all() for g in gold for v in g.outputs.values()), "PyTorch fp32 is finite"
     ep = capture.capture(module, BERT_SPEC, cases[0].inputs)
     ctx = BuildContext(model="tiny_bert", spec=BERT_SPEC, example_inputs=cases[0].inputs)
     conv = CONVERTER.convert(ep, ctx, precision, tmp_path_factory.mktemp(f"bert-{precision}"))

@@ -119,10 +119,10 @@ def test_parity_fails_for_an_artifact_of_a_perturbed_model(bundle, tmp_path):
     from converters.base import BuildContext
     from mobilesdk.capture import capture
     from mobilesdk.models import build_model
-    from mobilesdk.pipeline.check import evaluate
+    from mobilesdk.pipeline.check import ReferenceCase, evaluate
 
     module, spec = build_model("textclf", "tiny", name="textclf")
-    golden = [(c, *load_golden(bundle / f"golden/textclf/{c}.npz")) for c in ("main", "odd")]
+    golden = [ReferenceCase(c, *load_golden(bundle / f"golden/textclf/{c}.npz")) for c in ("main", "odd")]
     conv = get("executorch")
     ctx = BuildContext("textclf", spec, golden[0][1])
     good = conv.convert(capture(module, spec, golden[0][1]), ctx, "fp32", _mkdir(tmp_path / "good"))
