@@ -16,6 +16,7 @@ EPILOG = textwrap.dedent(
       mobilesdk build examples/bundle.toml --out dist/bundle   # convert, check parity, write the bundle
       mobilesdk build examples/bundle.toml -j 2                # two models at a time
       mobilesdk verify dist/bundle                             # re-hash files and re-run parity
+      mobilesdk run dist/bundle textclf "说实话 I really like 这个新功能 😊"   # sentiment and language spans
       mobilesdk spec examples/huggingface/bundle.toml          # the spec each model builds with, as TOML
       mobilesdk models                                         # the reference model families
       mobilesdk doctor                                         # which converters can run here
@@ -55,6 +56,17 @@ def cmd_verify(args) -> int:
         print(f"error: {p}", file=sys.stderr)
     print(f"{args.bundle}: {len(report.problems)} problem(s)", file=sys.stderr)
     return 1
+
+
+def cmd_run(args) -> int:
+    from mobilesdk.pipeline.run import run_text
+
+    result = run_text(Path(args.bundle), args.model, args.text, args.format, args.precision)
+    if args.json:
+        print(result.to_json())
+    else:
+        print(result.render())
+    return 0
 
 
 def cmd_spec(args) -> int:
@@ -143,6 +155,17 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("bundle", help="a directory written by `mobilesdk build`")
     v.add_argument("--hashes-only", action="store_true", help="skip re-running parity (schema and hashes only)")
     v.set_defaults(fn=cmd_verify)
+    r = sub.add_parser("run", help="run text through one artifact of a bundle: sentiment and language spans",
+                       description="Tokenize TEXT with the bundle's tokenizer, run it through one artifact of MODEL in "
+                       "that format's own runtime (Core ML through the MIL reference evaluator off macOS), and print "
+                       "each labelled output: class probabilities and language spans.")
+    r.add_argument("bundle", help="a directory written by `mobilesdk build`")
+    r.add_argument("model", help="a text model of the bundle (one built with `tokenizer` and `sentences`)")
+    r.add_argument("text", help="the text, in quotes")
+    r.add_argument("--format", help="executorch, tflite, coreml, ... (default: the first that runs here)")
+    r.add_argument("--precision", help="fp32, fp16, int8-dynamic, ... (default: fp32)")
+    r.add_argument("--json", action="store_true", help="print the result as JSON")
+    r.set_defaults(fn=cmd_run)
     sp = sub.add_parser("spec", help="print each model's spec as TOML (derived for huggingface models)",
                         description="Load the models of CONFIG and print the ModelSpec each is built with, as "
                         "TOML to copy into bundle.toml as [models.<name>.spec] and adjust.")

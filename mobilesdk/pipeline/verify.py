@@ -46,9 +46,8 @@ def check_files(root: Path, manifest) -> list[str]:
     return problems
 
 
-def verify(root: Path, parity: bool = True, log=print) -> VerifyReport:
-    root = Path(root)
-    report = VerifyReport()
+def read_manifest(root: Path):
+    """The bundle's manifest, checked to parse, to be this mobilesdk's schema version and to validate."""
     path = root / MANIFEST
     if not path.is_file():
         raise BundleError(f"`{root}` is not a bundle: `{path}` does not exist. Fix: pass the directory `mobilesdk build` wrote")
@@ -64,7 +63,13 @@ def verify(root: Path, parity: bool = True, log=print) -> VerifyReport:
     errors = validate(data)
     if errors:
         raise BundleError(f"`{path}` does not match the manifest schema: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
-    manifest = from_json(path.read_text())
+    return from_json(path.read_text())
+
+
+def verify(root: Path, parity: bool = True, log=print) -> VerifyReport:
+    root = Path(root)
+    report = VerifyReport()
+    manifest = read_manifest(root)
     report.problems += check_files(root, manifest)
     report.checked.append(f"{len(manifest.files)} files hashed")
     if parity and report.ok:

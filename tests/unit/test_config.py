@@ -90,10 +90,33 @@ def test_cli_missing_config_file(tmp_path):
     ("family='textclf'\nmax_length=3", "`max_length` applies to `huggingface` models"),
     ("huggingface='m'\ntask='ctc'\npreset='tiny'", "`preset` and `checkpoint` apply to `family` models"),
     ("family='textclf'\n[models.a.spec]\ndimz=[]", "unknown key `dimz`; did you mean `dims`"),
+    ("family='textclf'\ntokenizer='t.json'", "`tokenizer` and `sentences` go together"),
+    ("family='textclf'\ntokenizer='t.json'\nsentences='s.txt'", r"tokenizer `.*t.json` does not exist. Fix: the path is relative to the config file"),
 ])
 def test_model_sources_and_their_keys_are_checked(tmp_path, table, message):
     with pytest.raises(ConfigError, match=message):
         load(write(tmp_path, f"[models.a]\n{table}\n"), FORMATS)
+
+
+def test_text_files_are_relative_to_the_config(tmp_path):
+    (tmp_path / "t.json").write_text("{}")
+    (tmp_path / "s.txt").write_text("hello\n")
+    m = load(write(tmp_path, "[models.a]\nfamily='textclf'\ntokenizer='t.json'\nsentences='s.txt'\n"), FORMATS).models[0]
+    assert m.tokenizer == tmp_path / "t.json" and m.sentences == tmp_path / "s.txt"
+
+
+def test_text_feed_is_checked_against_the_spec(tmp_path):
+    """A tokenizer with more ids than the model has embeddings, or a model without a tokens input."""
+    from mobilesdk.pipeline.build import load_model, text_feed
+    from mobilesdk.text.tokenizer import train_wordpiece
+
+    train_wordpiece([f"word{i} 字{chr(0x4e00 + i)}" for i in range(1500)], vocab_size=3000, min_frequency=1).save(
+        str(tmp_path / "t.json"))
+    (tmp_path / "s.txt").write_text("hello\n")
+    for family, message in (("textclf", "more than the model's 1000 embeddings"), ("enhancer", "has 0 `tokens` inputs")):
+        mc = load(write(tmp_path, f"[models.a]\nfamily='{family}'\ntokenizer='t.json'\nsentences='s.txt'\n"), FORMATS).models[0]
+        with pytest.raises(ConfigError, match=message):
+            text_feed(load_model(mc)[1], mc)
 
 
 def test_a_huggingface_directory_is_relative_to_the_config(tmp_path):
