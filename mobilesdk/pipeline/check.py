@@ -34,7 +34,7 @@ def row_spans(o: OutputSpec, rows: tuple[TextRow, ...], lid: np.ndarray) -> list
     return [spans.spans(r.text, r.offsets, lid[i, : len(r.ids)], o.labels) for i, r in enumerate(rows)]
 
 
-def _spans_agreement(spec: ModelSpec, o: OutputSpec, golden: list[ReferenceCase], got: list[Arrays]) -> float | None:
+def _spans_agreement(o: OutputSpec, golden: list[ReferenceCase], got: list[Arrays]) -> float | None:
     if o.metric != "lid" or not o.labels or not all(c.text for c in golden):
         return None
     ref = [s for c in golden for s in row_spans(o, c.text, c.outputs[o.name])]
@@ -76,7 +76,7 @@ def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: list[Refer
                 tie_margin=threshold.tie_margin,
                 loosened_because=reason,
                 passed=judge(stats, threshold.sqnr_db, threshold.agreement),
-                spans_agreement=_spans_agreement(spec, o, golden, results),
+                spans_agreement=_spans_agreement(o, golden, results),
             )
         )
     return rows
