@@ -22,7 +22,7 @@ demo: setup
 	$(BIN)/mobilesdk verify dist/bundle
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15  # the slowest tests, to keep the suite in its time budget
 
 # The inner loop: everything but the tests marked slow (onnx2tf, ExecuTorch lowering of the families, e2e).
 test-fast: setup
