@@ -124,10 +124,10 @@ class TextEntry:
     input: str  # the token-ids input it feeds
     tokenizer: str  # bundle path of tokenizer.json (Hugging Face `tokenizers` format)
     vocab: str  # bundle path of vocab.txt, one token per line in id order
-    kind: str  # "wordpiece"
+    kind: str  # the tokenizer model: "wordpiece" (ours, BERT's), "bpe", "unigram", ...
     vocab_size: int
     max_tokens: int  # rows are cut to this many tokens, [CLS] and [SEP] included
-    special_ids: dict[str, int]  # pad, unk, cls, sep, mask
+    special_ids: dict[str, int]  # the tokenizer's special tokens without brackets: pad, unk, cls, sep, mask
     continuing_subword_prefix: str
     normalizer: str  # the tokenizer's normalizer stage, JSON as in tokenizer.json
     pre_tokenizer: str  # its pre-tokenizer stage, JSON as in tokenizer.json

@@ -93,13 +93,15 @@ def derive_spec(model, task: str, name: str, max_length: int = 0) -> ModelSpec:
     if takes_mask:
         inputs.append(TensorSpec("attention_mask", "int32", ("batch", axis.name), kind="mask"))
         masks = (MaskSpec("attention_mask", axis.name),)
+    labels = tuple(str(config.id2label[i]) for i in range(config.num_labels))  # the config's class names
     if task == "sequence-classification":
-        out = OutputSpec(output, "float32", ("batch", config.num_labels), metric=metric)
+        out = OutputSpec(output, "float32", ("batch", config.num_labels), metric=metric, labels=labels)
     elif task == "feature-extraction":
         out = OutputSpec(output, "float32", ("batch", position, config.hidden_size), metric=metric, position_axis=1)
     else:
         classes = config.vocab_size if task == "ctc" else config.num_labels
-        out = OutputSpec(output, "float32", ("batch", position, classes), metric=metric, position_axis=1)
+        out = OutputSpec(output, "float32", ("batch", position, classes), metric=metric, position_axis=1,
+                         labels=() if task == "ctc" else labels)
     return ModelSpec(name=name, inputs=tuple(inputs), outputs=(out,), dims=(BATCH, axis), derived_dims=derived,
                      masks=masks, description=f"Hugging Face {type(model).__name__} ({config.model_type}), {task}")
 

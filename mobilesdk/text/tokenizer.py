@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mobilesdk.errors import ConfigError
 
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # ids 0..4 in this order
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # train_wordpiece gives them ids 0..4
 PAD, UNK, CLS, SEP = 0, 1, 2, 3
 
 
@@ -63,7 +63,7 @@ class Encoded:
 
 
 class TextTokenizer:
-    """A saved `tokenizer.json`, checked to have this module's special tokens at their ids."""
+    """A saved `tokenizer.json` in `tokenizers` format: ours, or a stock model's own (any special ids)."""
 
     def __init__(self, path: str | Path):
         from tokenizers import Tokenizer
@@ -74,11 +74,6 @@ class TextTokenizer:
         except Exception as e:  # tokenizers raises a bare Exception on a bad file
             raise ConfigError(f"tokenizer `{self.path}` cannot be read ({e}). Fix: point `tokenizer` at a "
                               "tokenizer.json written by `tokenizers`") from None
-        wrong = [t for i, t in enumerate(SPECIAL_TOKENS[:4]) if self.tok.token_to_id(t) != i]
-        if wrong:
-            raise ConfigError(f"tokenizer `{self.path}` does not have {', '.join(wrong)} at the ids "
-                              f"{', '.join(str(SPECIAL_TOKENS.index(t)) for t in wrong)}. Fix: train it with "
-                              "mobilesdk.text.tokenizer.train_wordpiece")
         self.specials = self.tok.num_special_tokens_to_add(False)
 
     @property
@@ -86,9 +81,11 @@ class TextTokenizer:
         return self.tok.get_vocab_size()
 
     def encode(self, text: str, max_tokens: int) -> Encoded:
-        """Ids with [CLS]/[SEP], cut to max_tokens (below the specials' count: just the first specials)."""
+        """Ids with the post-processor's specials ([CLS]/[SEP]), cut to max_tokens (below the specials'
+        count: just the first specials)."""
         if max_tokens <= self.specials:
-            return Encoded([CLS, SEP][:max_tokens], [(0, 0)] * max_tokens, bool(text.strip()))
+            self.tok.no_truncation()
+            return Encoded(self.tok.encode("").ids[:max_tokens], [(0, 0)] * max_tokens, bool(text.strip()))
         self.tok.enable_truncation(max_tokens)
         enc = self.tok.encode(text)
         return Encoded(list(enc.ids), [tuple(o) for o in enc.offsets], bool(enc.overflowing))
@@ -97,11 +94,11 @@ class TextTokenizer:
         """What the manifest records: special ids, max length, and the pipeline stages verbatim."""
         saved = json.loads(self.tok.to_str())
         return {
-            "kind": "wordpiece",
+            "kind": saved["model"]["type"].lower(),  # wordpiece for ours
             "vocab_size": self.vocab_size,
             "max_tokens": max_tokens,
-            "special_ids": {t.strip("[]").lower(): self.tok.token_to_id(t) for t in SPECIAL_TOKENS
-                            if self.tok.token_to_id(t) is not None},
+            "special_ids": {t.content.strip("[]<>").lower(): i for i, t in
+                            sorted(self.tok.get_added_tokens_decoder().items()) if t.special},
             "continuing_subword_prefix": saved["model"].get("continuing_subword_prefix", "##"),
             "normalizer": saved["normalizer"],
             "pre_tokenizer": saved["pre_tokenizer"],

@@ -53,13 +53,17 @@ def test_truncation_keeps_sep_last_and_says_so(tok):
     assert tok.encode(SENTENCES[0], 1).ids == [CLS] and tok.encode(SENTENCES[0], 2).ids == [CLS, SEP]
 
 
-def test_a_tokenizer_with_other_special_ids_is_refused(tmp_path):
-    from tokenizers import models
+def test_a_stock_tokenizer_keeps_its_own_special_ids(tmp_path):
+    """BERT's own vocabulary puts [UNK], [CLS], [SEP] at 100-102: encode and describe follow the file."""
+    from transformers import BertTokenizerFast
 
-    bad = Tokenizer(models.WordLevel({"[UNK]": 0, "[PAD]": 1, "[CLS]": 2, "[SEP]": 3}, unk_token="[UNK]"))
-    bad.save(str(tmp_path / "t.json"))
-    with pytest.raises(ConfigError, match=r"does not have \[PAD\], \[UNK\] at the ids 0, 1"):
-        TextTokenizer(tmp_path / "t.json")
+    vocab = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "好"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(str(tmp_path / "vocab.txt")).backend_tokenizer.save(str(tmp_path / "t.json"))
+    stock = TextTokenizer(tmp_path / "t.json")
+    assert stock.encode("good 好 bad", 16).ids == [101, 104, 105, 100, 102]
+    assert stock.encode("good", 1).ids == [101] and stock.encode("good", 2).ids == [101, 102]
+    assert stock.describe(16)["special_ids"] == {"pad": 0, "unk": 100, "cls": 101, "sep": 102, "mask": 103}
     (tmp_path / "junk.json").write_text("{not json")
     with pytest.raises(ConfigError, match="cannot be read"):
         TextTokenizer(tmp_path / "junk.json")
