@@ -157,10 +157,15 @@ CASES = (
 )
 
 
+def token_input(spec: ModelSpec) -> tuple[TensorSpec, str]:
+    """The (first) tokens input and the dim its tokens run along."""
+    t = next(t for t in spec.inputs if t.kind == "tokens")
+    return t, next(s for s in t.shape if isinstance(s, str) and s != "batch")
+
+
 def token_lengths(spec: ModelSpec, lengths: dict[str, int], valid: dict[str, list[int]], batch: int) -> list[int]:
     """Per row, how many tokens the tokens input holds: its masked dim's valid length, or the full length."""
-    t = next(t for t in spec.inputs if t.kind == "tokens")
-    dim = next(s for s in t.shape if isinstance(s, str) and s != "batch")
+    _, dim = token_input(spec)
     return valid.get(dim, [lengths[dim]] * batch)
 
 

@@ -22,7 +22,7 @@ from mobilesdk import __version__
 from mobilesdk.capture import capture, run_torch
 from mobilesdk.config import BundleConfig, ModelConfig
 from mobilesdk.errors import ConfigError, InternalError, MobileSDKError, summary
-from mobilesdk.golden import Case, TextFeed, calibration_batches, golden_cases, read_sentences
+from mobilesdk.golden import Case, TextFeed, calibration_batches, golden_cases, read_sentences, token_input
 from mobilesdk.manifest import (
     SCHEMA_VERSION, Artifact, DimEntry, GoldenCase, LintFinding, Manifest, Model, SemanticRow, TensorEntry, TextEntry,
     to_json,
@@ -353,8 +353,7 @@ def write_text_files(root: Path, name: str, spec: ModelSpec, text: TextFeed) -> 
     rel = f"models/{name}"
     (root / rel / "tokenizer.json").write_bytes(tok.path.read_bytes())
     write_vocab(tok.tok, root / rel / "vocab.txt")
-    ids = next(t for t in spec.inputs if t.kind == "tokens")
-    dim = next(s for s in ids.shape if isinstance(s, str) and s != "batch")
+    ids, dim = token_input(spec)
     d = tok.describe(spec.dim(dim).max)
     return TextEntry(input=ids.name, tokenizer=f"{rel}/tokenizer.json", vocab=f"{rel}/vocab.txt", kind=d["kind"],
                      vocab_size=d["vocab_size"], max_tokens=d["max_tokens"], special_ids=d["special_ids"],

@@ -17,7 +17,7 @@ from mobilesdk.errors import BundleError
 from mobilesdk.manifest import Artifact, Model
 from mobilesdk.pipeline.verify import read_manifest
 from mobilesdk.spec import NP_DTYPES, ModelSpec, spec_from_json
-from mobilesdk.text.spans import spans
+from mobilesdk.text.spans import softmax, spans
 from mobilesdk.text.tokenizer import TextTokenizer
 
 
@@ -92,9 +92,7 @@ def run_text(root: Path, name: str, text: str, fmt: str | None = None, precision
     for o in spec.outputs:
         if not o.labels:
             continue
-        values = np.asarray(outputs[o.name], dtype=np.float64)[0]
-        probs = np.exp(values - values.max(-1, keepdims=True))
-        probs /= probs.sum(-1, keepdims=True)
+        probs = softmax(np.asarray(outputs[o.name])[0])
         if o.metric == "lid":
             result.spans[o.name] = [dict(s._asdict(), text=text[s.start:s.end])
                                     for s in spans(text, enc.offsets, probs, o.labels)]

@@ -54,8 +54,7 @@ def spans(text: str, offsets, lid_probs: np.ndarray, labels: list[str] | tuple[s
     argmax is the same, confidences are then softmaxed here) for the tokens with these `offsets`."""
     probs = np.asarray(lid_probs, dtype=np.float64)
     if probs.size and (probs.min() < 0 or not np.allclose(probs.sum(-1), 1, atol=1e-3)):
-        probs = np.exp(probs - probs.max(-1, keepdims=True))
-        probs /= probs.sum(-1, keepdims=True)
+        probs = softmax(probs)
     ws = [(s, e, labels[int(p.argmax())], float(p.max())) for s, e, p in words(text, offsets, probs)]
     real = [i for i, w in enumerate(ws) if w[2] != OTHER]
     if not real:
@@ -71,6 +70,13 @@ def spans(text: str, offsets, lid_probs: np.ndarray, labels: list[str] | tuple[s
         else:
             merged.append([lang, s, e, [conf] if own else []])
     return [Span(lang, s, e, round(float(np.mean(c)), 4)) for lang, s, e, c in merged]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis, in float64."""
+    x = np.asarray(logits, dtype=np.float64)
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
 def agreement(reference: list[list[Span]], got: list[list[Span]]) -> float:
