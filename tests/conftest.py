@@ -4,10 +4,16 @@
 calibration batches) and golden set; `harness.convert(name, fmt, precision)` converts it once per
 session. Backend tests and the registry-generated matrix (`tests/backends/test_matrix.py`) share
 them, so each conversion runs once per test session whichever test asks first.
+
+`make test` runs two pytest-xdist workers (`--dist loadgroup`): every test module stays in one
+worker, so its module fixtures (a whole bundle build, in the e2e tests) run once, except the
+modules that set `SPREAD_OVER_WORKERS = True` (the matrix: independent cells, the longest module),
+whose tests go to whichever worker is free. Each worker's torch then uses one thread.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +24,9 @@ from converters.base import BuildContext, Converted, get
 from mobilesdk.models import FAMILIES
 from mobilesdk.spec import ModelSpec
 from tests.fixtures import hf_models
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)  # two workers on two cores: no oversubscription
 
 CALIBRATION_BATCHES = 8  # as bundle.toml's default
 # Every model the backend tests know: the reference families' tiny presets, then stock Hugging Face
@@ -73,6 +82,12 @@ class Harness:
 
     def runner(self, name: str, fmt: str, precision: str, route: str = ""):
         return get(fmt).runner(self.convert(name, fmt, precision, route), self.family(name).spec)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if not getattr(item.module, "SPREAD_OVER_WORKERS", False):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.fixture(scope="session")

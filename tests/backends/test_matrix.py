@@ -13,6 +13,8 @@ from converters.base import registry
 from mobilesdk.pipeline.check import evaluate
 from tests.conftest import MODELS, describe
 
+SPREAD_OVER_WORKERS = True  # cells are independent: pytest-xdist sends each to a free worker (conftest.py)
+
 # A format with several routes (TFLite: onnx2tf, litert-torch) has a cell per route.
 CELLS = [(fam, fmt, route, prec) for fam in MODELS for fmt, conv in sorted(registry().items())
          for route, precisions in (conv.routes or {"": conv.precisions}).items() for prec in precisions]
