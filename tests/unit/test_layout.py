@@ -14,7 +14,7 @@ MAX_MODULE_LINES = 600
 # Lowest layer first; a module may import its own layer and the ones before it.
 LAYERS = (
     ("mobilesdk", "mobilesdk.spec", "mobilesdk.errors", "mobilesdk.config", "mobilesdk.serde", "mobilesdk.logs",
-     "mobilesdk.text"),
+     "mobilesdk.text", "mobilesdk.speech"),
     ("mobilesdk.golden", "mobilesdk.parity", "mobilesdk.semantics", "mobilesdk.mask_lint", "mobilesdk.capture",
      "mobilesdk.manifest", "mobilesdk.models"),
     ("converters",),
