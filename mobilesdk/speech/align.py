@@ -105,17 +105,21 @@ def viterbi(log_probs: np.ndarray, targets: Sequence[int], blank: int = 0) -> tu
     return np.where(path % 2 == 1, path // 2, -1), total
 
 
+def runs(log_probs: np.ndarray, targets: Sequence[int], blank: int = 0) -> list[tuple[int, int]]:
+    """Each target's frames [start, end) on the best CTC path, in order."""
+    owner, _ = viterbi(log_probs, targets, blank)
+    out = []
+    for k in range(len(targets)):
+        frames = np.flatnonzero(owner == k)
+        out.append((int(frames[0]), int(frames[-1]) + 1))
+    return out
+
+
 def align(log_probs: np.ndarray, targets: Sequence[int], timing: FrameTiming, blank: int = 0) -> list[Segment]:
     """Forced alignment of `targets` to one row's valid frames: a Segment per target, in order."""
     log_probs = np.asarray(log_probs, dtype=np.float64)
-    owner, _ = viterbi(log_probs, targets, blank)
-    segments = []
-    for k, target in enumerate(targets):
-        frames = np.flatnonzero(owner == k)
-        start, end = int(frames[0]), int(frames[-1]) + 1
-        segments.append(Segment(int(target), start, end, timing.boundary_s(start), timing.boundary_s(end),
-                                float(log_probs[start:end, target].mean())))
-    return segments
+    return [Segment(int(t), a, b, timing.boundary_s(a), timing.boundary_s(b), float(log_probs[a:b, t].mean()))
+            for t, (a, b) in zip(targets, runs(log_probs, targets, blank))]
 
 
 def greedy(log_probs: np.ndarray, blank: int = 0) -> list[int]:
@@ -133,16 +137,20 @@ def frame_durations(segments: Sequence[Segment], frames: int) -> np.ndarray:
     return out
 
 
-def boundary_agreement(a: Sequence[Segment], b: Sequence[Segment], tolerance_frames: int = 1) -> float:
-    """Fraction of segment boundaries (starts and ends) of two alignments of the same targets within
-    `tolerance_frames` of each other: how far an artifact's alignment moved from PyTorch's."""
+def close_boundaries(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]], tolerance_frames: int = 1) -> int:
+    """How many segment boundaries (starts and ends) of two alignments of the same targets (`runs`)
+    lie within `tolerance_frames` of each other, of 2 * len(a): how far an artifact's alignment
+    moved from PyTorch's."""
     if len(a) != len(b):
         raise ValueError(f"alignments of different targets: {len(a)} and {len(b)} segments")
-    if not a:
-        return 1.0
-    close = [abs(x.start_frame - y.start_frame) <= tolerance_frames for x, y in zip(a, b)]
-    close += [abs(x.end_frame - y.end_frame) <= tolerance_frames for x, y in zip(a, b)]
-    return sum(close) / len(close)
+    return sum(abs(x - y) <= tolerance_frames for p, q in zip(a, b) for x, y in zip(p, q))
+
+
+def log_softmax(scores: np.ndarray) -> np.ndarray:
+    """Log-probabilities from a head's scores (logits or already log-probs: it is idempotent)."""
+    scores = np.asarray(scores, np.float64)
+    top = scores.max(axis=-1, keepdims=True)
+    return scores - top - np.log(np.exp(scores - top).sum(axis=-1, keepdims=True))
 
 
 def error_rate(reference: Sequence[int], hypothesis: Sequence[int]) -> float:

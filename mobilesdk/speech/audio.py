@@ -65,6 +65,7 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_R
     try:
         with os.fdopen(fd, "wb") as f:
             wavfile.write(f, sample_rate, pcm)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

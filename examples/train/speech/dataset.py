@@ -92,6 +92,7 @@ def renditions(split: str, per_sentence: int, seed: int = 0) -> list[Rendition]:
 @dataclass(frozen=True)
 class Window:
     lang: str
+    text: str  # the window's words
     wave: np.ndarray
     phonemes: tuple[str, ...]  # inventory symbols, `phonemes.WORD` between words
     words: tuple[tuple[float, float], ...]  # each word's (start_s, end_s) in the window
@@ -115,7 +116,8 @@ def window(r: Rendition, rng: np.random.Generator, max_samples: int, min_words: 
     for k in range(i, j + 1):
         labels += ([phonemes.WORD] if k > i else []) + list(r.words[k][2])
     words = tuple((r.words[k][0] - a / sr, min(r.words[k][1], b / sr) - a / sr) for k in range(i, j + 1))
-    return Window(r.lang, r.wave[a:b].copy(), tuple(labels), words)
+    text = " ".join(synth.split_words(r.text)[i : j + 1])
+    return Window(r.lang, text, r.wave[a:b].copy(), tuple(labels), words)
 
 
 def corrupt(clean: np.ndarray, rng: np.random.Generator, others: list[np.ndarray], snr_range=(0.0, 15.0),

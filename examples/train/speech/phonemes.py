@@ -1,10 +1,11 @@
 """The phoneme inventory shared by English, Mandarin and Malay, and the map from espeak-ng's symbols.
 
 Why: the aligner (mobilesdk/models/aligner.py) has one CTC head for all languages, with blank = 0
-and 40 classes in its `small` preset, so the three languages must share one small label set.
-What: `INVENTORY` is the label set (index 0 = CTC blank, 1 = word boundary, then consonants,
-vowels and Mandarin tones: 39 entries); `RAW` maps espeak-ng's phoneme mnemonics (`espeak-ng -q -x
---sep=/`, per language) to inventory symbols; `from_espeak` applies it and `to_ids` gives indices.
+and 39 classes in its `small` preset, so the three languages must share one small label set.
+What: `INVENTORY` is the label set (index 0 = CTC blank, 1 = word boundary, then consonants, vowels
+and Mandarin tones: 39 entries; it is the model's labels, so it lives in mobilesdk/speech/phonemes.py);
+`RAW` maps espeak-ng's phoneme mnemonics (`espeak-ng -q -x --sep=/`, per language) to inventory
+symbols; `from_espeak` applies it and `to_ids` gives indices.
 
 The mnemonics are read instead of `--ipa` because espeak-ng 1.51's IPA output keeps one digit of a
 Mandarin tone contour, so tone 1 (55) and tone 4 (51) both print as "5". Choices, all deliberate:
@@ -29,16 +30,13 @@ raises `UnknownPhoneme` naming it, so the map is extended on purpose, never gues
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import sys
+from pathlib import Path
 
-BLANK = "<b>"  # CTC blank, index 0
-WORD = "|"  # word boundary: the silence synth.py puts between words
-CONSONANTS = ("p", "b", "t", "d", "k", "g", "f", "v", "θ", "ð", "s", "z", "ʃ", "h", "tʃ", "dʒ",
-              "m", "n", "ŋ", "l", "r", "w", "j")
-VOWELS = ("i", "ɪ", "e", "a", "ɑ", "o", "ʊ", "u", "ə", "y")
-TONES = ("T1", "T2", "T3", "T4")  # Mandarin; the neutral tone has no symbol
-INVENTORY: tuple[str, ...] = (BLANK, WORD, *CONSONANTS, *VOWELS, *TONES)
-INDEX: dict[str, int] = {s: i for i, s in enumerate(INVENTORY)}
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from mobilesdk.speech.phonemes import (  # noqa: E402,F401  (the inventory is the model's: it lives in the package)
+    BLANK, CONSONANTS, INDEX, INVENTORY, TONES, VOWELS, WORD, UnknownPhoneme, to_ids, to_symbols,
+)
 
 # espeak-ng mnemonic -> inventory symbols, space separated ("" = nothing). Read the same in every
 # language (identity entries included, so the map is the whole truth).
@@ -82,10 +80,6 @@ _STRESS = "',%="
 _TONE = re.compile(r"^(.*?)(\d+)$")
 
 
-class UnknownPhoneme(ValueError):
-    """A symbol with no entry in the map or the inventory."""
-
-
 def from_espeak(raw: str, lang: str) -> list[str]:
     """Inventory symbols for `espeak-ng -q -x --sep=/` output of one language, words flattened.
 
@@ -109,17 +103,3 @@ def from_espeak(raw: str, lang: str) -> list[str]:
         if tone:
             out.append(tone)
     return out
-
-
-def to_ids(phonemes: str | Iterable[str]) -> list[int]:
-    """Indices of inventory symbols, given space separated ("h ə l o ʊ") or as a sequence."""
-    symbols = phonemes.split() if isinstance(phonemes, str) else list(phonemes)
-    missing = [s for s in symbols if s not in INDEX]
-    if missing:
-        raise UnknownPhoneme(f"not in the inventory: {missing}")
-    return [INDEX[s] for s in symbols]
-
-
-def to_symbols(ids: Sequence[int]) -> list[str]:
-    """The inverse of `to_ids`."""
-    return [INVENTORY[i] for i in ids]
