@@ -19,6 +19,10 @@
     tokenizer = "models/textclf/tokenizer.json"   # a text model's tokenizer (`tokenizers` format) ...
     sentences = "data/sentences.jsonl"            # ... and the sentences its golden rows are made of
 
+    [models.aligner]
+    family = "aligner"
+    audio = "clips/clean"          # a folder of WAV files: an audio model's golden and calibration speech
+
     [models.mybert]
     factory = "mypkg.models:make"  # ... or any function returning (nn.Module, ModelSpec)
     formats = ["executorch"]       # per-model overrides of the [bundle] lists
@@ -65,6 +69,7 @@ MODEL_KEYS = {
     "checkpoint": str,
     "tokenizer": str,
     "sentences": str,
+    "audio": str,
     "factory": str,
     "huggingface": str,
     "task": str,
@@ -97,6 +102,7 @@ class ModelConfig:
     skip: tuple[str, ...] = ()  # "format/precision" pairs left out
     tokenizer: Path | None = None  # tokenizer.json of a text model
     sentences: Path | None = None  # .txt / .jsonl sentences its golden and calibration rows come from
+    audio: Path | None = None  # folder of WAV clips (and clips.json) its golden and calibration audio comes from
     options: dict[str, dict] = dataclasses.field(default_factory=dict)  # format -> [models.<name>.<format>]
     spec: dict = dataclasses.field(default_factory=dict)  # [models.<name>.spec]: replaces fields of the spec
 
@@ -166,6 +172,9 @@ def _model_checks(name: str, table: dict, where: str, path: Path, known_formats:
         if key in table and not (path.parent / table[key]).is_file():
             raise ConfigError(f"{where}: {key} `{path.parent / table[key]}` does not exist. Fix: the path is "
                               "relative to the config file")
+    if "audio" in table and not (path.parent / table["audio"]).is_dir():
+        raise ConfigError(f"{where}: audio `{path.parent / table['audio']}` is not a folder. Fix: point it at a "
+                          "folder of WAV files, relative to the config file")
     return options
 
 
@@ -234,6 +243,7 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
                 skip=tuple(table.get("skip", [])),
                 tokenizer=(path.parent / table["tokenizer"]) if "tokenizer" in table else None,
                 sentences=(path.parent / table["sentences"]) if "sentences" in table else None,
+                audio=(path.parent / table["audio"]) if "audio" in table else None,
                 options=options,
                 spec=_spec_override(table.get("spec", {}), f"{path} [models.{name}.spec]"),
             )

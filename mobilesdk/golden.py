@@ -6,7 +6,11 @@ span the whole range of mask lengths (docs/toolchain-traps.md#10). Audio is spee
 harmonics with a moving pitch and syllable envelopes), not white noise, so quantization ranges
 match what an app will feed. Token inputs come from real sentences when the model has a `TextFeed`
 (its tokenizer and sentences file): each row is sentences tokenized and cut to the row's valid
-length, and the case keeps each row's text and token offsets for the language-spans check.
+length, and the case keeps each row's text and token offsets for the language-spans check. Audio
+comes from real recordings when the model has an `AudioFeed` (its `audio` folder of WAV clips):
+each row is clips joined and cut to the row's length, and a clips.json beside them can give each
+clip's value of the model's other inputs (the aligner's lang_id), which its row then takes.
+The mask suite keeps the synthetic audio: it compares a model with itself under changed padding.
 """
 from __future__ import annotations
 
@@ -69,6 +73,67 @@ def read_sentences(path: Path) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class Clip:
+    name: str
+    samples: np.ndarray  # float32 mono at 16 kHz
+    inputs: dict[str, int]  # values of the model's other inputs for this clip (from clips.json)
+
+
+@dataclass(frozen=True)
+class AudioFeed:
+    """Where an audio model's waveform rows come from: a folder of WAV clips."""
+
+    clips: tuple[Clip, ...]
+
+    def rows(self, count: int, n: int, rng: np.random.Generator) -> list[Clip]:
+        """`count` rows of n samples: from a random point of a random clip on (in its first half if
+        the clip is shorter than n, so the row is mostly that clip), the clips after it joined
+        until n samples; each row takes its first clip's other inputs."""
+        out = []
+        for _ in range(count):
+            i = int(rng.integers(len(self.clips)))
+            first = self.clips[i]
+            m = len(first.samples)
+            parts = [first.samples[int(rng.integers(max(m - n + 1, m // 2, 1))):]]
+            while sum(map(len, parts)) < n:
+                i += 1
+                parts.append(self.clips[i % len(self.clips)].samples)
+            out.append(Clip(first.name, np.concatenate(parts)[:n], first.inputs))
+        return out
+
+
+def read_clips(folder: Path, spec: ModelSpec) -> AudioFeed:
+    """The WAV files of `folder` (sorted by name) and its optional clips.json: {file: {"inputs": {name: value}}},
+    each value checked against the spec's category input of that name."""
+    import json
+
+    from mobilesdk.speech.audio import read_wav
+
+    files = sorted(folder.glob("*.wav"))
+    if not files:
+        raise ConfigError(f"audio folder `{folder}` has no .wav files. Fix: put 16 kHz mono WAV clips in it")
+    meta_path = folder / "clips.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ConfigError(f"`{meta_path}` is not JSON ({e}). Fix: an object mapping file names to {{\"inputs\": {{...}}}}") from None
+    categories = {t.name: t for t in spec.inputs if t.kind == "category"}
+    clips = []
+    for f in files:
+        values = meta.get(f.name, {}).get("inputs", {}) if isinstance(meta.get(f.name), dict) else {}
+        for name, value in values.items():
+            t = categories.get(name)
+            if t is None:
+                raise ConfigError(f"`{meta_path}`: {f.name} gives input `{name}`, which is not a category input of "
+                                  f"{spec.name} ({', '.join(categories) or 'none'}). Fix: use the spec's input names")
+            if not (isinstance(value, int) and t.low <= value < t.high):
+                raise ConfigError(f"`{meta_path}`: {f.name} gives {name} = {value!r}; {spec.name} takes integers in "
+                                  f"[{t.low}, {t.high}). Fix: a value in that range")
+        clips.append(Clip(f.name, read_wav(f)[0], dict(values)))
+    return AudioFeed(tuple(clips))
+
+
+@dataclass(frozen=True)
 class Case:
     name: str  # e.g. "main", "odd"
     lengths: dict[str, int]  # padded length per dim in this batch
@@ -104,11 +169,16 @@ def _shape(t: TensorSpec, batch: int, lengths: dict[str, int]) -> tuple[int, ...
 
 
 def make_batch(spec: ModelSpec, lengths: dict[str, int], valid: dict[str, list[int]], seed: int,
-               text: list[TextRow] | None = None) -> dict[str, np.ndarray]:
+               text: list[TextRow] | None = None, audio: AudioFeed | None = None) -> dict[str, np.ndarray]:
     """One batch in spec dtypes. Masked positions beyond a row's valid length are padding (zeros).
-    With `text`, the tokens input holds those rows' ids (each row exactly its valid length)."""
+    With `text`, the tokens input holds those rows' ids (each row exactly its valid length); with
+    `audio`, audio inputs hold its clips, and category inputs the clips' values where they give one."""
     rng = np.random.default_rng(seed)
     batch = len(next(iter(valid.values()))) if valid else spec.golden_batch
+    clips: list[Clip] = []
+    if audio is not None and (first := next((t for t in spec.inputs if t.kind == "audio"), None)):
+        shape = _shape(first, batch, lengths)
+        clips = audio.rows(int(np.prod(shape[:-1])), shape[-1], rng)
     out: dict[str, np.ndarray] = {}
     for t in spec.inputs:
         shape = _shape(t, batch, lengths)
@@ -116,6 +186,10 @@ def make_batch(spec: ModelSpec, lengths: dict[str, int], valid: dict[str, list[i
             x = np.zeros(shape)
             for row, r in enumerate(text):
                 x[row, : len(r.ids)] = r.ids
+        elif t.kind == "audio" and clips:
+            x = np.stack([c.samples for c in clips]).reshape(shape)
+        elif t.kind == "category" and clips and shape == (len(clips),) and all(t.name in c.inputs for c in clips):
+            x = np.array([c.inputs[t.name] for c in clips])
         elif t.kind == "audio":
             n = shape[-1]
             rows = int(np.prod(shape[:-1]))
@@ -175,7 +249,8 @@ def _text_rows(spec, text, lengths, valid, seed) -> list[TextRow] | None:
     return text.rows(token_lengths(spec, lengths, valid, spec.golden_batch), np.random.default_rng(seed))
 
 
-def golden_cases(spec: ModelSpec, seed: int = 0, text: TextFeed | None = None) -> list[Case]:
+def golden_cases(spec: ModelSpec, seed: int = 0, text: TextFeed | None = None,
+                 audio: AudioFeed | None = None) -> list[Case]:
     """The reference batches: every dim at its main length, at an odd length, at its minimum and at
     its maximum (cases that would repeat an earlier one are left out)."""
     cases, seen = [], set()
@@ -189,13 +264,13 @@ def golden_cases(spec: ModelSpec, seed: int = 0, text: TextFeed | None = None) -
         }
         case_seed = seed_for(spec.name, name, str(seed))
         rows = _text_rows(spec, text, lengths, valid, case_seed)
-        inputs = make_batch(spec, lengths, valid, case_seed, rows)
+        inputs = make_batch(spec, lengths, valid, case_seed, rows, audio)
         cases.append(Case(name, lengths, valid, inputs, tuple(rows or ())))
     return cases
 
 
-def calibration_batches(spec: ModelSpec, count: int, seed: int = 0, text: TextFeed | None = None
-                        ) -> list[dict[str, np.ndarray]]:
+def calibration_batches(spec: ModelSpec, count: int, seed: int = 0, text: TextFeed | None = None,
+                        audio: AudioFeed | None = None) -> list[dict[str, np.ndarray]]:
     """Batches for static int8 calibration: padded lengths across each dim's range, and valid
     lengths from one element up to the full row, so masked and unmasked ranges are both seen."""
     rng = np.random.default_rng(seed_for(spec.name, "calibration", str(seed)))
@@ -216,7 +291,8 @@ def calibration_batches(spec: ModelSpec, count: int, seed: int = 0, text: TextFe
             if spec.golden_batch > 1:  # and the dim's shortest valid length in every batch
                 valid[m.axis][-1] = min(n, spec.dim(m.axis).min)
         batch_seed = seed_for(spec.name, "calibration", str(seed), str(i))
-        batches.append(make_batch(spec, lengths, valid, batch_seed, _text_rows(spec, text, lengths, valid, batch_seed)))
+        rows = _text_rows(spec, text, lengths, valid, batch_seed)
+        batches.append(make_batch(spec, lengths, valid, batch_seed, rows, audio))
     return batches
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mobilesdk.serde import from_data
 
-SCHEMA_VERSION = "1.1"  # 1.1: the text entry of text models, spans agreement
+SCHEMA_VERSION = "1.2"  # 1.1: the text entry of text models, spans agreement; 1.2: alignment agreement
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
 Scalar = typing.Union[str, int, float, bool]
@@ -61,6 +61,8 @@ class OutputParity:
     passed: bool
     # LID outputs of text models: share of golden rows whose language spans equal PyTorch's (reported)
     spans_agreement: typing.Optional[float] = None
+    # CTC heads: share of forced-alignment segment boundaries within one frame of PyTorch's (reported)
+    alignment_agreement: typing.Optional[float] = None
 
 
 @dataclass(frozen=True)

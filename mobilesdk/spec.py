@@ -133,6 +133,9 @@ class TensorSpec:
     kind: str = ""  # inputs only: how golden data is generated (see INPUT_KINDS)
     low: int = 0  # tokens / category: values drawn from [low, high)
     high: int = 0
+    # names: of the classes along an output's last axis (top1 / lid / CTC heads), or of a category
+    # input's values low, low + 1, ...; for apps, the bindings and `run`
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ class OutputSpec(TensorSpec):
     metric: str = "sqnr"
     position_axis: int | None = None  # the axis of this output that runs over positions
     thresholds: tuple[ThresholdOverride, ...] = ()
-    labels: tuple[str, ...] = ()  # class names along the last axis (top1 / lid outputs), for apps and `run`
+    ctc_blank: int | None = None  # a CTC head (frame_argmax): its blank class; parity then compares forced alignments
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,9 @@ def validate(spec: ModelSpec) -> None:
             raise ValueError(f"{where}: input `{t.name}` has kind `{t.kind}`; use one of {INPUT_KINDS}")
         if t.kind in ("tokens", "category") and t.high <= t.low:
             raise ValueError(f"{where}: input `{t.name}` needs high > low")
+        if t.labels and (t.kind != "category" or len(t.labels) != t.high - t.low):
+            raise ValueError(f"{where}: input `{t.name}` has {len(t.labels)} labels; only a category input has "
+                             "them, one per value in [low, high)")
     names = [t.name for t in spec.inputs]
     for m in spec.masks:
         if m.input not in names or m.axis not in {d.name for d in spec.dims}:
@@ -240,6 +246,10 @@ def validate(spec: ModelSpec) -> None:
             raise ValueError(f"{where}: output `{o.name}` has {len(o.labels)} labels for a last axis of {o.shape[-1]}")
         if o.metric in ("frame_argmax", "lid") and o.position_axis is None:
             raise ValueError(f"{where}: output `{o.name}` with metric `{o.metric}` needs position_axis")
+        if o.ctc_blank is not None and (o.metric != "frame_argmax" or o.position_axis != 1
+                                        or not isinstance(o.shape[-1], int) or not 0 <= o.ctc_blank < o.shape[-1]):
+            raise ValueError(f"{where}: output `{o.name}` has ctc_blank {o.ctc_blank}; a CTC head is [batch, frames, "
+                             "classes] with metric frame_argmax and its blank one of the classes")
         for ov in o.thresholds:
             base = DEFAULT_THRESHOLDS.get(ov.precision)
             if base is None:

@@ -26,6 +26,7 @@ from mobilesdk.errors import ConfigError
 from mobilesdk.spec import (
     FP16_SAFE_MASK_FILL, DerivedDim, Dim, MaskSpec, ModelSpec, OutputSpec, TensorSpec, ThresholdOverride,
 )
+from mobilesdk.speech.phonemes import INVENTORY
 
 CONV_STACK: tuple[tuple[int, int], ...] = ((10, 5), (3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2))
 FRAMES = DerivedDim("frames", source="samples", conv_stack=CONV_STACK)
@@ -40,6 +41,8 @@ class AlignerConfig:
     ffn: int = 64
     n_langs: int = 3
     n_phonemes: int = 16
+    phonemes: tuple[str, ...] = ()  # names of the CTC head's classes (blank first), if known
+    languages: tuple[str, ...] = ()  # names of the lang_id values, if known
     pos_kernel: int = 7  # odd: symmetric padding keeps the frame count
     pos_groups: int = 4
     min_samples: int = 1600
@@ -50,8 +53,8 @@ class AlignerConfig:
 PRESETS = {
     "tiny": dict(conv_dim=32, hidden=32, layers=1, heads=2, ffn=64, n_langs=3, n_phonemes=16,
                  pos_kernel=7, pos_groups=4),
-    "small": dict(conv_dim=64, hidden=128, layers=3, heads=4, ffn=256, n_langs=4, n_phonemes=40,
-                  pos_kernel=31, pos_groups=16),
+    "small": dict(conv_dim=64, hidden=128, layers=3, heads=4, ffn=256, n_langs=4, n_phonemes=len(INVENTORY),
+                  phonemes=INVENTORY, languages=("en", "cmn", "ms", "other"), pos_kernel=31, pos_groups=16),
 }
 
 
@@ -204,11 +207,11 @@ def spec(name: str, **kwargs) -> ModelSpec:
         inputs=(
             TensorSpec("waveform", "float32", ("batch", "samples"), kind="audio"),
             TensorSpec("attention_mask", "int32", ("batch", "samples"), kind="mask"),
-            TensorSpec("lang_id", "int32", ("batch",), kind="category", low=0, high=cfg.n_langs),
+            TensorSpec("lang_id", "int32", ("batch",), kind="category", low=0, high=cfg.n_langs, labels=cfg.languages),
         ),
         outputs=(
             OutputSpec("log_probs", "float32", ("batch", "frames", cfg.n_phonemes), metric="frame_argmax",
-                       position_axis=1, thresholds=(PALETTE_AGREEMENT,)),
+                       position_axis=1, thresholds=(PALETTE_AGREEMENT,), labels=cfg.phonemes, ctc_blank=0),
             OutputSpec("durations", "float32", ("batch", "frames"), metric="sqnr", position_axis=1),
         ),
         dims=(
@@ -217,5 +220,6 @@ def spec(name: str, **kwargs) -> ModelSpec:
         ),
         derived_dims=(FRAMES,),
         masks=(MaskSpec(input="attention_mask", axis="samples"),),
-        description=f"wav2vec2-style phoneme aligner (CTC blank 0 + durations), 16 kHz; config {asdict(cfg)}",
+        description=f"wav2vec2-style phoneme aligner (CTC blank 0 + durations), 16 kHz; config "
+                    f"{ {k: v for k, v in asdict(cfg).items() if k not in ('phonemes', 'languages')} }",
     )

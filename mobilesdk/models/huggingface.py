@@ -101,7 +101,8 @@ def derive_spec(model, task: str, name: str, max_length: int = 0) -> ModelSpec:
     else:
         classes = config.vocab_size if task == "ctc" else config.num_labels
         out = OutputSpec(output, "float32", ("batch", position, classes), metric=metric, position_axis=1,
-                         labels=() if task == "ctc" else labels)
+                         labels=() if task == "ctc" else labels,
+                         ctc_blank=config.pad_token_id if task == "ctc" else None)  # HF CTC's blank is the pad token
     return ModelSpec(name=name, inputs=tuple(inputs), outputs=(out,), dims=(BATCH, axis), derived_dims=derived,
                      masks=masks, description=f"Hugging Face {type(model).__name__} ({config.model_type}), {task}")
 

@@ -22,7 +22,9 @@ from mobilesdk import __version__
 from mobilesdk.capture import capture, run_torch
 from mobilesdk.config import BundleConfig, ModelConfig
 from mobilesdk.errors import ConfigError, InternalError, MobileSDKError, summary
-from mobilesdk.golden import Case, TextFeed, calibration_batches, golden_cases, read_sentences, token_input
+from mobilesdk.golden import (
+    AudioFeed, Case, TextFeed, calibration_batches, golden_cases, read_clips, read_sentences, token_input,
+)
 from mobilesdk.manifest import (
     SCHEMA_VERSION, Artifact, DimEntry, GoldenCase, LintFinding, Manifest, Model, SemanticRow, TensorEntry, TextEntry,
     to_json,
@@ -156,11 +158,11 @@ def load_step(mc: ModelConfig) -> Loaded:
 
 
 def golden_step(loaded: Loaded, mc: ModelConfig) -> Golden:
-    text = text_feed(loaded.spec, mc)
-    cases = golden_cases(loaded.spec, mc.seed, text)
+    text, audio = text_feed(loaded.spec, mc), audio_feed(loaded.spec, mc)
+    cases = golden_cases(loaded.spec, mc.seed, text, audio)
     outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
-    calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed, text)
-    source = f" from {len(text.sentences)} sentences" if text else ""
+    calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed, text, audio)
+    source = f" from {len(text.sentences)} sentences" if text else f" from {len(audio.clips)} clips" if audio else ""
     return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches{source}", text)
 
 
@@ -179,6 +181,16 @@ def text_feed(spec: ModelSpec, mc: ModelConfig) -> TextFeed | None:
         raise ConfigError(f"[models.{mc.name}] tokenizer `{mc.tokenizer}` has {tok.vocab_size} tokens, more than the "
                           f"model's {tokens[0].high} embeddings. Fix: a tokenizer trained for this model, or a larger vocab")
     return TextFeed(tok, read_sentences(mc.sentences))
+
+
+def audio_feed(spec: ModelSpec, mc: ModelConfig) -> AudioFeed | None:
+    """The model's WAV clips (None without `audio`); a model without an audio input cannot take them."""
+    if mc.audio is None:
+        return None
+    if not any(t.kind == "audio" for t in spec.inputs):
+        raise ConfigError(f"[models.{mc.name}] has `audio` but no input of kind \"audio\". "
+                          "Fix: drop `audio` or mark the waveform input kind = \"audio\"")
+    return read_clips(mc.audio, spec)
 
 
 def torch_runner(loaded: Loaded):

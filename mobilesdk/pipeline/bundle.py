@@ -129,6 +129,8 @@ def render_report(m: Manifest, sizes: dict[str, int]) -> str:
                 agree = "–" if p.agreement is None else f"{100 * p.agreement:.1f}% ({100 * p.min_agreement:.0f}%)"
                 if p.spans_agreement is not None:
                     agree += f"; spans {100 * p.spans_agreement:.1f}%"
+                if p.alignment_agreement is not None:
+                    agree += f"; alignment {100 * p.alignment_agreement:.1f}%"
                 lines.append(
                     f"| {fmt} | {a.precision} | {size:.0f} | {p.output} | {p.metric} | "
                     f"{p.sqnr_db:.1f} ({p.min_sqnr_db:.0f}) | {agree} | {_num(p.max_abs, '.2e')} | "

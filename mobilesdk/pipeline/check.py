@@ -14,9 +14,10 @@ from converters.base import Converted, Converter
 from mobilesdk.errors import summary
 from mobilesdk.golden import TextRow, lengths_from_inputs
 from mobilesdk.manifest import Artifact, OutputParity
-from mobilesdk.parity import clean, combine, compare, judge
+from mobilesdk.parity import clean, combine, compare, judge, valid_selector
 from mobilesdk.semantics import run_suite
 from mobilesdk.spec import Arrays, ModelSpec, OutputSpec, Runner
+from mobilesdk.speech import align
 from mobilesdk.text import spans
 
 
@@ -40,6 +41,24 @@ def _spans_agreement(o: OutputSpec, golden: list[ReferenceCase], got: list[Array
     ref = [s for c in golden for s in row_spans(o, c.text, c.outputs[o.name])]
     out = [s for c, g in zip(golden, got) for s in row_spans(o, c.text, np.asarray(g[o.name]))]
     return round(spans.agreement(ref, out), 4)
+
+
+def _alignment_agreement(spec: ModelSpec, o: OutputSpec, golden: list[ReferenceCase], got: list[Arrays]) -> float | None:
+    """A CTC head's share of segment boundaries within one frame of PyTorch's, when the artifact's
+    output and PyTorch's force-align the transcript PyTorch's output decodes to (greedy), per valid row."""
+    if o.ctc_blank is None:
+        return None
+    close = total = 0
+    for case, out in zip(golden, got):
+        ref, mine = case.outputs[o.name], np.asarray(out[o.name])
+        valid = valid_selector(spec, o, case.inputs, ref.shape).sum(axis=-1)
+        for row, frames in enumerate(valid):
+            r, g = align.log_softmax(ref[row, :frames]), align.log_softmax(mine[row, :frames])
+            targets = align.greedy(r, o.ctc_blank)
+            total += 2 * len(targets)
+            if targets and np.isfinite(g).all():
+                close += align.close_boundaries(align.runs(r, targets, o.ctc_blank), align.runs(g, targets, o.ctc_blank))
+    return round(close / total, 4) if total else None
 
 
 def case_label(name: str, inputs: Arrays, spec: ModelSpec) -> str:
@@ -77,6 +96,7 @@ def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: list[Refer
                 loosened_because=reason,
                 passed=judge(stats, threshold.sqnr_db, threshold.agreement),
                 spans_agreement=_spans_agreement(o, golden, results),
+                alignment_agreement=_alignment_agreement(spec, o, golden, results),
             )
         )
     return rows

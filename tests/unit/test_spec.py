@@ -54,3 +54,23 @@ def test_spec_round_trips_through_json():
     spec = make_spec(thresholds=(ThresholdOverride("fp16", agreement=1.0),))
     assert spec_from_json(spec.to_json()) == spec
     assert spec_from_json(spec.to_json()).digest() == spec.digest()
+
+
+@pytest.mark.parametrize("kw", [dict(metric="sqnr", ctc_blank=0), dict(metric="frame_argmax", ctc_blank=3),
+                                dict(metric="frame_argmax", ctc_blank=-1)])
+def test_a_ctc_blank_needs_a_frame_argmax_head_and_one_of_its_classes(kw):
+    metric = kw.pop("metric")
+    with pytest.raises(ValueError, match="ctc_blank"):
+        make_spec(metric, **kw)
+    assert make_spec("frame_argmax", ctc_blank=2).outputs[0].ctc_blank == 2
+
+
+def test_labels_name_a_category_inputs_values_one_each():
+    def spec(kind, labels):
+        return ModelSpec("toy", (TensorSpec("c", "int32", ("batch",), kind=kind, low=1, high=3, labels=labels),),
+                         (OutputSpec("y", "float32", ("batch",)),), (Dim("batch", 1, 8),))
+
+    assert spec("category", ("en", "zh")).inputs[0].labels == ("en", "zh")
+    for kind, labels in (("category", ("en",)), ("tokens", ("en", "zh"))):
+        with pytest.raises(ValueError, match="labels"):
+            spec(kind, labels)
