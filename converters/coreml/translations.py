@@ -40,6 +40,9 @@ def translation_fixes():
       (ops.py `zeros`, `new_zeros`; torch.export passes it as one), so Wav2Vec2's int32
       `torch.zeros(..., dtype=mask.dtype)` became fp32 and broke its `index_put` ("updates must have
       the same data type as data"). All three become a `fill` in the requested dtype.
+    * `log_softmax` is `log(softmax(x))` (ops.py `log_softmax`): in fp16 a probability under 6e-8
+      underflows to 0 and its log becomes -103 (a CTC head's confident frames: PyTorch -17, the
+      artifact -103, SQNR -5 dB). It becomes `x - max - log(sum(exp(x - max)))`, as PyTorch computes it.
     """
     from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY
 
@@ -100,11 +103,21 @@ def translation_fixes():
         mask, values, x = _broadcast_by_adding_zeros([mask, values, x])
         context.add(mb.select(cond=mask, a=values, b=x, name=node.name))
 
+    def log_softmax(context, node):
+        from coremltools.converters.mil import Builder as mb
+        from coremltools.converters.mil.frontend.torch.ops import _get_inputs
+
+        x, axis = _get_inputs(context, node, min_expected=2)[:2]
+        axes = [int(axis.val)]
+        shifted = mb.sub(x=x, y=mb.reduce_max(x=x, axes=axes, keep_dims=True))
+        total = mb.reduce_sum(x=mb.exp(x=shifted), axes=axes, keep_dims=True)
+        context.add(mb.sub(x=shifted, y=mb.log(x=total), name=node.name))
+
     fixes = {"pad": pad, "constant_pad_nd": pad, "floordiv": floor_divide, "floor_divide": floor_divide, "div": div,
              **dict.fromkeys(("where", "where.self", "where.scalarother", "where.scalarself"), where),
              "zeros": _filled(0, size_at=0), "new_zeros": _filled(0, size_at=1),
              "new_ones": _filled(1, size_at=1),  # added upstream after 9.0: apple/coremltools#2668
-             "index_put": index_put, "__and__": table["and"]}
+             "index_put": index_put, "__and__": table["and"], "log_softmax": log_softmax, "_log_softmax": log_softmax}
     saved = {k: table.get(k) for k in fixes}  # None: coremltools 9 has no translation
     try:
         table.update(fixes)

@@ -379,3 +379,31 @@ def test_fp16_mask_rewrite_makes_the_fp16_artifact_pass_the_mask_suite(tmp_path)
         results[rewrite] = {r.check: r for r in run_suite(spec, runner, "fp16", reference)}
     assert not results[False]["edge_rows"].passed and "non-finite" in results[False]["edge_rows"].detail
     assert all(r.passed for r in results[True].values()), results[True]
+
+
+class ConfidentHead(nn.Module):
+    """A CTC-like head whose logits span ~40: most classes have probabilities fp16 cannot hold."""
+
+    def forward(self, x):
+        return (torch.log_softmax(x * 40.0, dim=-1),)
+
+
+HEAD_SPEC = ModelSpec(
+    name="head",
+    inputs=(TensorSpec("x", "float32", ("batch", "frames", 8), kind="audio"),),
+    outputs=(OutputSpec("log_probs", "float32", ("batch", "frames", 8), metric="sqnr", position_axis=1),),
+    dims=(Dim("batch", 1, 4, default=2), Dim("frames", 4, 16, default=8)),
+)
+
+
+def test_fp16_log_softmax_keeps_tiny_probabilities_as_pytorch_does(tmp_path_factory):
+    """coremltools' log(softmax(x)) underflows in fp16 (-103 where PyTorch gives -20 to -40)."""
+    module = ConfidentHead()
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 8, 8)).astype(np.float32)
+    ep = capture.capture(module, HEAD_SPEC, {"x": x})
+    ctx = BuildContext(model="head", spec=HEAD_SPEC, example_inputs={"x": x})
+    conv = CONVERTER.convert(ep, ctx, "fp16", tmp_path_factory.mktemp("head"))
+    got = CONVERTER.runner(conv, HEAD_SPEC)({"x": x})["log_probs"]
+    want = module(torch.from_numpy(x))[0].numpy()
+    assert want.min() < -25  # probabilities under fp16's smallest (6e-8, log -16.6) are there
+    np.testing.assert_allclose(got, want, atol=0.1)  # fp16 rounding of values up to ~40
