@@ -10,7 +10,7 @@ length, and the case keeps each row's text and token offsets for the language-sp
 comes from real recordings when the model has an `AudioFeed` (its `audio` folder of WAV clips):
 each row is clips joined and cut to the row's length, and a clips.json beside them can give each
 clip's value of the model's other inputs (the aligner's lang_id), which its row then takes.
-The mask suite keeps the synthetic audio: it compares a model with itself under changed padding.
+The mask suite takes the same clips (its checks are judged by parity thresholds too).
 """
 from __future__ import annotations
 

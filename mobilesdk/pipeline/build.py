@@ -52,6 +52,7 @@ class Golden:
     calibration: list[Arrays]
     summary: str = ""
     text: TextFeed | None = None  # where text models' token rows came from
+    audio: AudioFeed | None = None  # where audio models' rows came from
 
     def golden_set(self) -> list[ReferenceCase]:
         return [ReferenceCase(c.name, c.inputs, out, c.text) for c, out in zip(self.cases, self.outputs)]
@@ -118,7 +119,7 @@ def plan(mc: ModelConfig, root: Path, cache: Cache) -> tuple[Graph, ModelSteps]:
     load = g.add(f"load/{m}", lambda: load_step(mc))
     golden = g.add(f"golden/{m}", lambda loaded: golden_step(loaded, mc), load)
     captured = g.add(f"capture/{m}", lambda loaded, gold: capture_step(loaded, gold, mc), load, golden)
-    semantics = g.add(f"semantics/{m}", torch_semantics, load)
+    semantics = g.add(f"semantics/{m}", torch_semantics, load, golden)
     artifacts = []
     for fmt in mc.formats:
         conv = registry()[fmt]
@@ -163,7 +164,7 @@ def golden_step(loaded: Loaded, mc: ModelConfig) -> Golden:
     outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
     calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed, text, audio)
     source = f" from {len(text.sentences)} sentences" if text else f" from {len(audio.clips)} clips" if audio else ""
-    return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches{source}", text)
+    return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches{source}", text, audio)
 
 
 def text_feed(spec: ModelSpec, mc: ModelConfig) -> TextFeed | None:
@@ -207,8 +208,8 @@ class TorchSemantics:
         return f"PyTorch itself FAILS {', '.join(failed)}" if failed else "PyTorch passes the mask suite"
 
 
-def torch_semantics(loaded: Loaded) -> TorchSemantics:
-    return TorchSemantics(run_suite(loaded.spec, torch_runner(loaded), "fp32"))
+def torch_semantics(loaded: Loaded, golden: Golden) -> TorchSemantics:
+    return TorchSemantics(run_suite(loaded.spec, torch_runner(loaded), "fp32", audio=golden.audio))
 
 
 def capture_step(loaded: Loaded, golden: Golden, mc: ModelConfig) -> Captured:
@@ -222,7 +223,7 @@ def capture_step(loaded: Loaded, golden: Golden, mc: ModelConfig) -> Captured:
 
 def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, result: ConvertResult) -> Artifact:
     return check_artifact(ArtifactCheck(job.converter, job.precision, result, loaded.spec, golden.golden_set(), root,
-                                        torch_runner(loaded)))
+                                        torch_runner(loaded), golden.audio))
 
 
 def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Captured, cache: Cache) -> ConvertResult:

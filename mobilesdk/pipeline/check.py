@@ -12,7 +12,7 @@ import numpy as np
 
 from converters.base import Converted, Converter
 from mobilesdk.errors import summary
-from mobilesdk.golden import TextRow, lengths_from_inputs
+from mobilesdk.golden import AudioFeed, TextRow, lengths_from_inputs
 from mobilesdk.manifest import Artifact, OutputParity
 from mobilesdk.parity import clean, combine, compare, judge, valid_selector
 from mobilesdk.semantics import run_suite
@@ -122,6 +122,7 @@ class ArtifactCheck:
     golden: list[ReferenceCase]
     root: Path  # the bundle root the artifact's files are listed relative to
     reference: Runner  # PyTorch, for the shape sweep's comparisons
+    audio: AudioFeed | None = None  # the model's clips, for the mask suite's audio inputs
 
 
 def check_artifact(c: ArtifactCheck) -> Artifact:
@@ -139,7 +140,7 @@ def check_artifact(c: ArtifactCheck) -> Artifact:
     try:
         runner = conv.runner(c.result.converted, c.spec)
         rows = evaluate(runner, c.spec, c.precision, c.golden)
-        checks = run_suite(c.spec, runner, c.precision, c.reference)
+        checks = run_suite(c.spec, runner, c.precision, c.reference, c.audio)
     except Exception as e:  # a runtime that crashes on the artifact is a failed row, with the reason
         notes.append(f"runtime failed: {summary(e)}")
     notes += [f"below threshold: {r.output}" for r in rows if not r.passed]

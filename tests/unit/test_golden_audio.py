@@ -93,3 +93,23 @@ def test_parity_reports_alignment_agreement_and_it_drops_when_frames_shift(align
 
     shifted = next(r for r in evaluate(late, spec, "fp32", golden) if r.output == "log_probs")
     assert shifted.alignment_agreement < 0.5 and not shifted.passed
+
+
+def test_the_mask_suite_feeds_the_clips_too(aligner):
+    """Its checks are judged by parity thresholds, so a calibrated model sees the speech it was calibrated on."""
+    from mobilesdk.semantics import run_suite
+
+    module, spec = aligner
+    feed = read_clips(CLIPS, spec)
+    seen = []
+
+    def run(inputs):
+        seen.append(inputs)
+        return run_torch(module, spec, inputs)
+
+    assert all(r.passed for r in run_suite(spec, run, "fp32", run, feed))
+    speech = np.concatenate([c.samples for c in feed.clips])
+    for inputs in seen:
+        head = inputs["waveform"][0, :32]
+        assert not head.any() or any(np.array_equal(speech[k:k + 32], head) for k in range(len(speech) - 31))
+    assert sum(bool(i["waveform"][0, :32].any()) for i in seen) > len(seen) // 2
