@@ -29,7 +29,7 @@ class Family:
     description: str  # one line
     presets: dict[str, dict]  # preset name -> config kwargs
     build: Callable[..., torch.nn.Module]  # build(seed=0, **config) -> module in eval mode
-    spec: Callable[..., ModelSpec]  # spec(name, **config) -> ModelSpec
+    spec: Callable[..., ModelSpec]  # spec(name, trained=False, **config) -> ModelSpec
 
 
 def _checked(family: str, config_cls: type, fn: Callable) -> Callable:
@@ -38,7 +38,7 @@ def _checked(family: str, config_cls: type, fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        unknown = sorted(k for k in kwargs if k not in fields and k not in ("seed", "name"))
+        unknown = sorted(k for k in kwargs if k not in fields and k not in ("seed", "name", "trained"))
         if unknown:
             raise ConfigError(
                 f"model family `{family}` has no option {', '.join(f'`{k}`' for k in unknown)}. "
@@ -92,4 +92,4 @@ def build_model(
     module = fam.build(seed=seed, **config)
     if checkpoint is not None:
         load_checkpoint(module, checkpoint)
-    return module, fam.spec(name or f"{family}_{preset}", **config)
+    return module, fam.spec(name or f"{family}_{preset}", trained=checkpoint is not None, **config)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from mobilesdk.errors import ConfigError
-from mobilesdk.spec import Dim, ModelSpec, OutputSpec, TensorSpec
+from mobilesdk.spec import Dim, ModelSpec, OutputSpec, TensorSpec, ThresholdOverride
 
 
 @dataclass(frozen=True)
@@ -160,13 +160,25 @@ def build(seed: int = 0, **kwargs) -> Enhancer:
     return model.eval()
 
 
-def spec(name: str, **kwargs) -> ModelSpec:
+# Measured on the trained small preset and the committed noisy clips (docs/decisions.md): int8
+# activations through the U-Net leave the worst golden row at 14.1 dB (ExecuTorch) / 14.3 dB (TFLite),
+# 21 dB over whole clips, and the int8 artifacts still improve SI-SDR by 9.1 dB where fp32 gives 10.5.
+INT8_STATIC_SQNR = ThresholdOverride(
+    "int8-static", sqnr_db=12.0,
+    reason="int8 activations through the waveform U-Net: worst golden row ~14 dB, while the artifact "
+           "still improves SI-SDR by 9.1 dB on the committed clips (fp32: 10.5 dB)",
+)
+
+
+def spec(name: str, trained: bool = False, **kwargs) -> ModelSpec:
+    """The spec; `trained`: the weights come from a checkpoint (some thresholds are measured on one or the other)."""
     cfg = EnhancerConfig(**kwargs)
     io = ("batch", 1, "samples")
     return ModelSpec(
         name=name,
         inputs=(TensorSpec("waveform", "float32", io, kind="audio"),),
-        outputs=(OutputSpec("enhanced", "float32", io, metric="sqnr", position_axis=2),),
+        outputs=(OutputSpec("enhanced", "float32", io, metric="sqnr", position_axis=2,
+                            thresholds=(INT8_STATIC_SQNR,) if trained else ()),),
         dims=(
             Dim("batch", 1, 8, default=4),
             Dim("samples", cfg.min_samples, cfg.max_samples, multiple_of=cfg.hop, default=cfg.default_samples),

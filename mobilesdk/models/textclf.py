@@ -175,7 +175,8 @@ def build(seed: int = 0, **kwargs) -> TextClassifier:
     return model
 
 
-def spec(name: str, **kwargs) -> ModelSpec:
+def spec(name: str, trained: bool = False, **kwargs) -> ModelSpec:
+    """The spec; `trained` (weights from a checkpoint) changes nothing here: no threshold depends on it."""
     cfg = TextClfConfig(**kwargs)
     tokens = ("batch", "tokens")
     return ModelSpec(
