@@ -18,7 +18,6 @@ boundaries synthesis knows to the sample. Writes examples/models/aligner/{model.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -154,15 +153,9 @@ def main() -> int:
                 line += f"; held-out PER {m['phoneme_error_rate']:.3f}, boundary {m['median_boundary_error_ms']:.0f} ms"
             print(line, flush=True)
 
-    from safetensors.torch import save_file
-
-    model.eval()
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.out / "model.safetensors"))
-    metrics = evaluate(model, held_out) | {"seed": args.seed, "steps": args.steps,
-                                           "train_minutes": round((time.perf_counter() - start) / 60, 1),
-                                           "train_renditions": len(train)}
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    metrics = dataset.save_run(model, args.out, evaluate(model, held_out) | {
+        "seed": args.seed, "steps": args.steps, "train_minutes": round((time.perf_counter() - start) / 60, 1),
+        "train_renditions": len(train)})
     print(f"held-out: PER {metrics['phoneme_error_rate']:.3f}, "
           f"median boundary error {metrics['median_boundary_error_ms']:.0f} ms")
     return 0

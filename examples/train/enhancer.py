@@ -19,7 +19,6 @@ metrics.json}.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -139,15 +138,9 @@ def main() -> int:
                 line += f"; held-out SI-SDR +{m['si_sdr_improvement_db']:.1f} dB, STOI {m['stoi_in']:.3f} -> {m['stoi_out']:.3f}"
             print(line, flush=True)
 
-    from safetensors.torch import save_file
-
-    model.eval()
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.out / "model.safetensors"))
-    metrics = evaluate(model, held_out) | {"seed": args.seed, "steps": args.steps,
-                                           "train_minutes": round((time.perf_counter() - start) / 60, 1),
-                                           "train_renditions": len(train)}
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    metrics = dataset.save_run(model, args.out, evaluate(model, held_out) | {
+        "seed": args.seed, "steps": args.steps, "train_minutes": round((time.perf_counter() - start) / 60, 1),
+        "train_renditions": len(train)})
     print(f"held-out: SI-SDR {metrics['si_sdr_in_db']:.1f} -> {metrics['si_sdr_out_db']:.1f} dB, "
           f"STOI {metrics['stoi_in']:.3f} -> {metrics['stoi_out']:.3f}")
     return 0

@@ -168,3 +168,26 @@ def test_babble_sums_three_to_five_talkers_deterministically():
     assert len(a) == 10000 and abs(noise.rms(a) - 1) < 1e-4
     with pytest.raises(ValueError):
         noise.babble(rng, talkers[:2], 100)
+
+
+@needs_espeak
+def test_phonemize_gives_the_committed_clips_labels():
+    """`mobilesdk run --text --lang` makes the phonemes the training data had, words joined by WORD."""
+    import json
+
+    from mobilesdk.speech.espeak import phonemize
+
+    meta = json.loads((SPEECH.parents[1] / "clips/clean/clips.json").read_text())
+    for clip in meta.values():
+        assert " ".join(phonemize(clip["text"], clip["lang"])) == clip["phonemes"]
+
+
+@needs_espeak
+@pytest.mark.parametrize("text,lang,message", [("hello", "fr", "--lang fr: espeak-ng phonemes are mapped for en, cmn, ms"),
+                                               ("  ...  ", "en", "has no words")])
+def test_phonemize_refuses_what_it_cannot_say(text, lang, message):
+    from mobilesdk.errors import ConfigError
+    from mobilesdk.speech.espeak import phonemize
+
+    with pytest.raises(ConfigError, match=message):
+        phonemize(text, lang)

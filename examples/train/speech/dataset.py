@@ -130,3 +130,14 @@ def corrupt(clean: np.ndarray, rng: np.random.Generator, others: list[np.ndarray
     sound = noise.babble(rng, others, n) if kind == "babble" else noise.coloured(rng, n, str(kind))
     snr = float(rng.uniform(*snr_range))
     return noise.mix(target, sound, snr), target, snr
+
+
+def save_run(model, out: Path, metrics: dict) -> dict:
+    """A trained model's model.safetensors and metrics.json in `out`; returns the metrics."""
+    from safetensors.torch import save_file
+
+    model.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

@@ -1,105 +1,13 @@
-"""The phoneme inventory shared by English, Mandarin and Malay, and the map from espeak-ng's symbols.
-
-Why: the aligner (mobilesdk/models/aligner.py) has one CTC head for all languages, with blank = 0
-and 39 classes in its `small` preset, so the three languages must share one small label set.
-What: `INVENTORY` is the label set (index 0 = CTC blank, 1 = word boundary, then consonants, vowels
-and Mandarin tones: 39 entries; it is the model's labels, so it lives in mobilesdk/speech/phonemes.py);
-`RAW` maps espeak-ng's phoneme mnemonics (`espeak-ng -q -x --sep=/`, per language) to inventory
-symbols; `from_espeak` applies it and `to_ids` gives indices.
-
-The mnemonics are read instead of `--ipa` because espeak-ng 1.51's IPA output keeps one digit of a
-Mandarin tone contour, so tone 1 (55) and tone 4 (51) both print as "5". Choices, all deliberate:
-- Stress (English, Malay) is dropped: it is not a phoneme, and the model sees pitch and length.
-- Mandarin tones are separate symbols T1-T4, emitted where espeak writes them: right after the
-  syllable's vowel, before a final n/ng. Folding them into the vowels would need about 5x the
-  vowels. The neutral tone (espeak's contours 11, 22, 33, 44) gets no symbol: no tone mark is the
-  neutral tone. A third tone changed by sandhi is labelled as spoken (espeak's 35 is T2).
-- Mandarin unaspirated stops and affricates take the voiced symbols and aspirated ones the voiceless
-  (b [p] -> b, p [pʰ] -> p, z [ts] -> d z, c [tsʰ] -> t s), as pinyin does: English word-initial
-  /b d g/ are also voiceless unaspirated, so the symbols mean the same sound in both languages.
-- Mandarin retroflex and alveolo-palatal initials merge (zh/j -> dʒ, ch/q -> tʃ, sh/x -> ʃ; r -> r):
-  j/q/x only come before i/ü and zh/ch/sh/r never do, and the apical vowel of zhi/chi/shi/ri/zi/ci/si
-  is ɪ (which Mandarin otherwise lacks), so every syllable stays distinct.
-- Diphthongs, r-coloured vowels and syllabic consonants are sequences (aɪ -> a ɪ, ɑɹ -> ɑ r,
-  ɚ -> ə r, əl -> ə l, Malay ɲ -> n j); allophones take their phoneme (flap ɾ -> t, English glottal
-  stop -> t, Malay final glottal stop -> k, ʒ -> ʃ, x/χ -> h, every rhotic -> r), and close vowel
-  pairs merge (ɛ -> e, æ -> a, ɔ -> o, ʌ/ɐ/ɤ -> ə, long vowels -> short).
-UNKNOWN: a mnemonic missing from `RAW` (a new phoneme, or espeak switching language, "(en)")
-raises `UnknownPhoneme` naming it, so the map is extended on purpose, never guessed silently.
-"""
+"""The training data's phonemes: the aligner's inventory (mobilesdk/speech/phonemes.py) and the map
+from espeak-ng's symbols (mobilesdk/speech/espeak.py, where its choices are explained). Both live
+in the package because `mobilesdk run --text` and the bindings need them too."""
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from mobilesdk.speech.phonemes import (  # noqa: E402,F401  (the inventory is the model's: it lives in the package)
+from mobilesdk.speech.espeak import CMN_TONES, RAW, from_espeak  # noqa: E402,F401
+from mobilesdk.speech.phonemes import (  # noqa: E402,F401
     BLANK, CONSONANTS, INDEX, INVENTORY, TONES, VOWELS, WORD, UnknownPhoneme, to_ids, to_symbols,
 )
-
-# espeak-ng mnemonic -> inventory symbols, space separated ("" = nothing). Read the same in every
-# language (identity entries included, so the map is the whole truth).
-_COMMON = {
-    **{c: c for c in ("b", "d", "g", "f", "v", "s", "z", "h", "m", "n", "l", "w", "j")},
-    "N": "ŋ", "S": "ʃ", "tS": "tʃ", "dZ": "dʒ", "r": "r", "x": "h",
-    "i": "i", "u": "u", "o": "o", "a": "a", "@": "ə", "E": "e",
-    "aI": "a ɪ", "aU": "a ʊ",
-    ";": "",  # palatal glide marker: no segment of its own in the IPA output
-}
-_EN = {  # en-us
-    "p": "p", "t": "t", "k": "k", "D": "ð", "T": "θ", "Z": "ʃ", "C": "h",
-    "t#": "t", "t2": "t", "?": "t", "r-": "r", "n-": "n", "l#": "l",
-    "I": "ɪ", "I2": "ɪ", "I#": "ɪ", "i:": "i", "u:": "u", "U": "ʊ", "aa": "a", "0": "ɑ", "A:": "ɑ",
-    "O:": "o", "O2": "o", "V": "ə", "@2": "ə", "@-": "ə", "a#": "ə", "@L": "ə l",
-    "eI": "e ɪ", "oU": "o ʊ", "OI": "o ɪ", "i@": "i ə", "aI@": "a ɪ ə",
-    "3": "ə r", "3:": "ə r", "A@": "ɑ r", "O@": "o r", "o@": "o r", "e@": "e r", "i@3": "ɪ r",
-    "U@": "ʊ r", "aI3": "a ɪ ə r",
-}
-_CMN = {  # cmn-latn-pinyin
-    "p": "b", "t": "d", "k": "g", "ph": "p", "th": "t", "kh": "k", "ts": "d z", "tsh": "t s",
-    "ts.": "dʒ", "ts.h": "tʃ", "tS;": "dʒ", "tS;h": "tʃ", "s.": "ʃ", "S;": "ʃ", "z.": "r", "X": "h",
-    "i.": "ɪ", "i[": "ɪ", "A": "ɑ", "o-": "ə", "y": "y", "@r": "ə r",
-    "ai": "a ɪ", "ei": "e ɪ", "Au": "ɑ ʊ", "ou": "o ʊ", "ong": "ʊ ŋ",
-    "iA": "i ɑ", "iE": "i e", "io": "i o", "iou": "i o ʊ", "ua": "u a", "uo": "u o", "uai": "u a ɪ",
-    "uei": "u e ɪ", "u@": "u ə", "y&": "y a", "yE": "y e", "y@": "y ə", "yi": "y i",
-    "yu": "y ʊ",  # yong: before ŋ, like ong
-}
-_MS = {  # ms
-    "p": "p", "t": "t", "k": "k", "?": "k", "R": "r", "R2": "r", "*": "r", "n^": "n j",
-    "e": "e", "E2": "e", "e:": "e", "i:": "i", "u:": "u", "O": "o",
-}
-RAW: dict[str, dict[str, tuple[str, ...]]] = {
-    lang: {k: tuple(v.split()) for k, v in {**_COMMON, **extra}.items()}
-    for lang, extra in (("en", _EN), ("cmn", _CMN), ("ms", _MS))
-}
-# espeak's Mandarin pitch contours (1 low .. 5 high) -> tone symbol; None = neutral tone.
-CMN_TONES: dict[str, str | None] = {"55": "T1", "35": "T2", "214": "T3", "21": "T3", "51": "T4",
-                                    "11": None, "22": None, "33": None, "44": None}
-_STRESS = "',%="
-_TONE = re.compile(r"^(.*?)(\d+)$")
-
-
-def from_espeak(raw: str, lang: str) -> list[str]:
-    """Inventory symbols for `espeak-ng -q -x --sep=/` output of one language, words flattened.
-
-    Pauses ("_", "_|", ...) are dropped: synth.py places word boundaries itself.
-    """
-    table = RAW[lang]
-    out: list[str] = []
-    for token in raw.replace(" ", "/").split("/"):
-        token = token.strip().lstrip(_STRESS)
-        if not token or token.startswith("_"):
-            continue
-        tone = None
-        if lang == "cmn" and (m := _TONE.match(token)):
-            token, contour = m.groups()
-            if contour not in CMN_TONES:
-                raise UnknownPhoneme(f"espeak-ng Mandarin tone contour {contour!r} in {raw!r}")
-            tone = CMN_TONES[contour]
-        if token not in table:
-            raise UnknownPhoneme(f"espeak-ng {lang} phoneme {token!r} in {raw!r} is not mapped")
-        out.extend(table[token])
-        if tone:
-            out.append(tone)
-    return out

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import functools
 import math
-import shutil
 import subprocess
 import sys
 import tempfile
-import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -29,22 +27,15 @@ from scipy.signal import resample_poly
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import phonemes  # noqa: E402
 
+from mobilesdk.speech.espeak import VOICES, available, split_words  # noqa: E402,F401
+
 SAMPLE_RATE = 16000
-# Language -> espeak-ng voice. `cmn-latn-pinyin`, not `cmn`: in espeak-ng 1.51 the `cmn` voice
-# reads the pinyin it looks characters up as English ("饭" -> "fan four"), espeak-ng issue #1236.
-VOICES = {"en": "en-us", "cmn": "cmn-latn-pinyin", "ms": "ms"}
 RATE_RANGE = (80, 450)  # words per minute (espeak-ng -s)
 PITCH_RANGE = (0, 99)  # espeak-ng -p
 GAP_S = (0.04, 0.16)  # silence between words, uniform
 EDGE_S = (0.05, 0.20)  # silence before the first and after the last word, uniform
 TRIM_DB = -40.0  # a word's edge frames quieter than its loudest frame by this are silence
 FRAME_S = 0.005  # frame length for trimming
-_KEEP_IN_WORD = "'-"  # punctuation kept inside a word (o'clock, budak-budak)
-
-
-def available() -> bool:
-    """Whether the espeak-ng command is on PATH."""
-    return shutil.which("espeak-ng") is not None
 
 
 @functools.cache
@@ -53,16 +44,6 @@ def variants() -> frozenset[str]:
     listing = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True,
                              check=True).stdout.splitlines()
     return frozenset(line.split("!v/", 1)[1].strip() for line in listing if "!v/" in line)
-
-
-def split_words(text: str) -> list[str]:
-    """Whitespace-separated words without their punctuation (Mandarin comes segmented by spaces)."""
-    words = []
-    for token in text.split():
-        kept = "".join(c for c in token if c in _KEEP_IN_WORD or not unicodedata.category(c).startswith("P"))
-        if kept := kept.strip(_KEEP_IN_WORD):
-            words.append(kept)
-    return words
 
 
 def _espeak(word: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarray, int, str]:
