@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from mobilesdk.errors import MobileSDKError
+from mobilesdk.errors import BundleError, MobileSDKError
 from mobilesdk.logs import quiet_toolchain_logs
 
 EPILOG = textwrap.dedent(
@@ -59,13 +59,23 @@ def cmd_verify(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from mobilesdk.pipeline.run import run_text
+    from mobilesdk.pipeline import run_speech
+    from mobilesdk.pipeline.run import find_model, run_text
 
-    result = run_text(Path(args.bundle), args.model, args.text, args.format, args.precision)
-    if args.json:
-        print(result.to_json())
-    else:
-        print(result.render())
+    root = Path(args.bundle)
+    if args.model != run_speech.PIPELINE and find_model(root, args.model).text is not None:
+        result = run_text(root, args.model, args.input, args.format, args.precision)
+        print(result.to_json() if args.json else result.render())
+        return 0
+    given = {}
+    for pair in args.inputs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise BundleError(f"--input {pair}: expected NAME=VALUE, e.g. --input lang_id=en")
+        given[name] = value
+    results = run_speech.run_speech(root, args.model, Path(args.input), args.format, args.precision,
+                                    args.out and Path(args.out), args.phonemes, given, args.text, args.lang)
+    print(run_speech.to_json(results) if args.json else run_speech.render(results))
     return 0
 
 
@@ -155,13 +165,30 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("bundle", help="a directory written by `mobilesdk build`")
     v.add_argument("--hashes-only", action="store_true", help="skip re-running parity (schema and hashes only)")
     v.set_defaults(fn=cmd_verify)
-    r = sub.add_parser("run", help="run text through one artifact of a bundle: sentiment and language spans",
-                       description="Tokenize TEXT with the bundle's tokenizer, run it through one artifact of MODEL in "
-                       "that format's own runtime (Core ML through the MIL reference evaluator off macOS), and print "
-                       "each labelled output: class probabilities and language spans.")
+    r = sub.add_parser("run", help="run text or a WAV file through one artifact of a bundle",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run INPUT through one artifact of MODEL in that format's own runtime (Core ML "
+                       "through the MIL reference evaluator off macOS) and print what it computed:\n"
+                       "  a text model (built with `tokenizer`): class probabilities and language spans of TEXT;\n"
+                       "  an enhancer (waveform in, waveform out): the WAV enhanced in chunks, any length, to --out;\n"
+                       "  a CTC model (an aligner): the greedy phonemes, and with --phonemes their forced alignment;\n"
+                       "  `pipeline`: enhance, then align the input before and after, and compare the scores.\n\n"
+                       "examples:\n"
+                       "  mobilesdk run dist/bundle textclf \"说实话 I really like 这个新功能 😊\"\n"
+                       "  mobilesdk run dist/bundle enhancer examples/clips/noisy/en_1.wav -o clean.wav\n"
+                       "  mobilesdk run dist/bundle aligner examples/clips/clean/en_1.wav --input lang_id=en \\\n"
+                       "      --phonemes \"p l i z | p a s | m i | ð ə | s o l t\"\n"
+                       "  mobilesdk run dist/bundle aligner examples/clips/clean/ms_1.wav --text \"Tolong hulurkan garam itu\" --lang ms\n"
+                       "  mobilesdk run dist/bundle pipeline examples/clips/noisy/en_1.wav --text \"Please pass me the salt\" --lang en")
     r.add_argument("bundle", help="a directory written by `mobilesdk build`")
-    r.add_argument("model", help="a text model of the bundle (one built with `tokenizer` and `sentences`)")
-    r.add_argument("text", help="the text, in quotes")
+    r.add_argument("model", help="a model of the bundle, or `pipeline` (its enhancer, then its aligner)")
+    r.add_argument("input", help="the text (in quotes) for a text model; a WAV file for an audio model")
+    r.add_argument("-o", "--out", help="where the enhanced WAV goes (default: INPUT's name + .MODEL.wav, here)")
+    r.add_argument("--phonemes", help="for a CTC model: the phoneme symbols to force-align, space separated")
+    r.add_argument("--text", help="for a CTC model: the words spoken, made into phonemes by espeak-ng (needs --lang)")
+    r.add_argument("--lang", help="the language of --text (en, cmn, ms); also the value of a language input like lang_id")
+    r.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=VALUE",
+                   help="a category input's value, by label or number (e.g. --input lang_id=en); repeatable")
     r.add_argument("--format", help="executorch, tflite, coreml, ... (default: the first that runs here)")
     r.add_argument("--precision", help="fp32, fp16, int8-dynamic, ... (default: fp32)")
     r.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -34,6 +34,8 @@ from mobilesdk.pipeline.bundle import MANIFEST, REPORT, file_entries, render_rep
 from mobilesdk.pipeline.cache import Cache, convert_key
 from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate
 from mobilesdk.pipeline.graph import Graph, Progress, Step
+from mobilesdk.pipeline.pictures import draw
+from mobilesdk.pipeline.run import model_spec
 from mobilesdk.semantics import run_suite
 from mobilesdk.spec import Arrays, ModelSpec, spec_from_json
 
@@ -277,8 +279,9 @@ def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progre
             toolchain |= get(fmt).versions()
         passed = all(a.passed for mdl in models for a in mdl.artifacts if not a.diagnostic)
         manifest = Manifest(SCHEMA_VERSION, cfg.name, cfg.version, __version__, toolchain, models, [], passed)
+        pictures = {mdl.name: path for mdl in models if (path := draw(root, mdl, model_spec(root, mdl)))}
         sizes = {f.path: f.size for f in file_entries(root)}
-        (root / REPORT).write_text(render_report(manifest, sizes))
+        (root / REPORT).write_text(render_report(manifest, sizes, pictures))
         manifest = dataclasses.replace(manifest, files=file_entries(root))
         (root / MANIFEST).write_text(to_json(manifest))
     return manifest

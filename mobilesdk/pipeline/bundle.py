@@ -95,7 +95,8 @@ def _num(x: float | None, fmt: str) -> str:
     return "–" if x is None else format(x, fmt)
 
 
-def render_report(m: Manifest, sizes: dict[str, int]) -> str:
+def render_report(m: Manifest, sizes: dict[str, int], pictures: dict[str, str] | None = None) -> str:
+    """The report; `pictures` maps a model to its PNG (mobilesdk.pipeline.pictures), shown under its heading."""
     lines = [
         f"# {m.bundle} {m.version}: parity report",
         "",
@@ -107,6 +108,8 @@ def render_report(m: Manifest, sizes: dict[str, int]) -> str:
     ]
     for model in m.models:
         lines += [f"## {model.name} ({model.source})", "", model.description, ""]
+        if model.name in (pictures or {}):
+            lines += [f"![{model.name}: golden row 0]({pictures[model.name]})", ""]
         if model.text:
             lines += [f"Golden and calibration rows are real sentences ({model.text.sentences} in the sentences file) "
                       f"tokenized by `{model.text.tokenizer}`. For LID outputs, `spans` is the share of golden rows "

@@ -16,7 +16,7 @@ from converters.base import Converted, get
 from mobilesdk.errors import BundleError
 from mobilesdk.manifest import Artifact, Model
 from mobilesdk.pipeline.verify import read_manifest
-from mobilesdk.spec import NP_DTYPES, ModelSpec, spec_from_json
+from mobilesdk.spec import NP_DTYPES, ModelSpec, Runner, spec_from_json
 from mobilesdk.text.spans import softmax, spans
 from mobilesdk.text.tokenizer import TextTokenizer
 
@@ -69,24 +69,53 @@ def text_inputs(spec: ModelSpec, ids: list[int]) -> dict[str, np.ndarray]:
     return out
 
 
-def run_text(root: Path, name: str, text: str, fmt: str | None = None, precision: str | None = None) -> RunResult:
+@dataclass(frozen=True)
+class Opened:
+    """One model of a bundle with the artifact chosen to run it."""
+
+    model: Model
+    artifact: Artifact
+    spec: ModelSpec
+    runner: Runner
+
+    @property
+    def label(self) -> str:
+        return f"{self.artifact.format}/{self.artifact.precision}"
+
+
+def find_model(root: Path, name: str) -> Model:
     manifest = read_manifest(root)
     model = next((m for m in manifest.models if m.name == name), None)
     if model is None:
         raise BundleError(f"`{root}` has no model `{name}`. Fix: use one of {', '.join(m.name for m in manifest.models)}")
-    if model.text is None:
-        raise BundleError(f"model `{name}` has no tokenizer in this bundle, so `run` cannot make its inputs from text. "
-                          "Fix: build it with `tokenizer` and `sentences` in its [models] table")
-    if not text.strip():
-        raise BundleError("the text is empty. Fix: pass the text to run, e.g. mobilesdk run BUNDLE MODEL \"some text\"")
+    return model
+
+
+def model_spec(root: Path, model: Model) -> ModelSpec:
+    return spec_from_json(json.loads((root / model.spec_path).read_text()))
+
+
+def open_model(root: Path, model: Model, fmt: str | None, precision: str | None) -> Opened:
+    """The model's chosen artifact loaded in its runtime."""
     art = pick_artifact(model, fmt, precision)
     conv = get(art.format)
     reason = conv.check()
     if reason:
         raise BundleError(f"{art.format} cannot run here: {reason}. Fix: run `make setup`, or pick another --format")
-    spec = spec_from_json(json.loads((root / model.spec_path).read_text()))
+    spec = model_spec(root, model)
+    return Opened(model, art, spec, conv.runner(Converted([root / f for f in art.files], dict(art.meta)), spec))
+
+
+def run_text(root: Path, name: str, text: str, fmt: str | None = None, precision: str | None = None) -> RunResult:
+    model = find_model(root, name)
+    if model.text is None:
+        raise BundleError(f"model `{name}` has no tokenizer in this bundle, so `run` cannot make its inputs from text. "
+                          "Fix: build it with `tokenizer` and `sentences` in its [models] table")
+    if not text.strip():
+        raise BundleError("the text is empty. Fix: pass the text to run, e.g. mobilesdk run BUNDLE MODEL \"some text\"")
+    opened = open_model(root, model, fmt, precision)
+    art, spec, runner = opened.artifact, opened.spec, opened.runner
     enc = TextTokenizer(root / model.text.tokenizer).encode(text, model.text.max_tokens)
-    runner = conv.runner(Converted([root / f for f in art.files], dict(art.meta)), spec)
     outputs = runner(text_inputs(spec, enc.ids))
     result = RunResult(name, f"{art.format}/{art.precision}", art.runtime, len(enc.ids), enc.truncated)
     for o in spec.outputs:

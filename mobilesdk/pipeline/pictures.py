@@ -1,0 +1,102 @@
+"""Pictures for the report, where people would rather look than read: per audio model, one PNG of
+its first golden case (row 0).
+
+- a waveform-to-waveform model (an enhancer): waveform and spectrogram, before and after (PyTorch);
+- a CTC head (an aligner): the spectrogram with, under it, one lane per run (PyTorch, then each
+  artifact in its own runtime) of the forced alignment of PyTorch's greedy phonemes, so a drift
+  shows as bars that move.
+
+Drawn with matplotlib's object API (no pyplot, no display needed) into pictures/<model>.png.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mobilesdk.errors import summary
+from mobilesdk.manifest import Model
+from mobilesdk.pipeline.bundle import load_golden
+from mobilesdk.pipeline.run import open_model
+from mobilesdk.pipeline.run_speech import ctc_output, frame_timing, waveform_output
+from mobilesdk.spec import ModelSpec
+from mobilesdk.speech import align
+from mobilesdk.speech.audio import SAMPLE_RATE
+
+FOLDER = "pictures"
+
+
+def _row0(spec: ModelSpec, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Row 0 of the audio input, cut to its valid samples."""
+    audio = next(t for t in spec.inputs if t.kind == "audio")
+    x = np.asarray(inputs[audio.name])[0].reshape(-1)
+    mask = next((inputs[m.input] for m in spec.masks if m.input in inputs), None)
+    return x[: int(np.asarray(mask)[0].sum())] if mask is not None else x
+
+
+def _spectrogram(ax, samples: np.ndarray, title: str) -> None:
+    ax.specgram(samples, NFFT=512, Fs=SAMPLE_RATE, noverlap=384, cmap="magma", vmin=-120)  # silence: darkest, not blank
+    ax.set(title=title, ylabel="Hz")
+
+
+def _enhancer(fig, spec: ModelSpec, inputs, outputs) -> None:
+    _, out = waveform_output(spec)
+    before = _row0(spec, inputs)
+    after = np.asarray(outputs[out.name])[0].reshape(-1)[: len(before)]
+    t = np.arange(len(before)) / SAMPLE_RATE
+    axes = fig.subplots(2, 2, sharex=True)
+    for col, (samples, what) in enumerate(((before, "input"), (after, f"{out.name} (PyTorch)"))):
+        axes[0, col].plot(t, samples, lw=0.4)
+        axes[0, col].set(title=f"{what}: waveform", ylim=(-1, 1))
+        _spectrogram(axes[1, col], samples, f"{what}: spectrogram")
+        axes[1, col].set_xlabel("s")
+
+
+def _aligner(fig, root: Path, model: Model, spec: ModelSpec, inputs, outputs) -> None:
+    o = ctc_output(spec)
+    samples = _row0(spec, inputs)
+    timing = frame_timing(spec, o)
+    frames = timing.frames(len(samples))
+    names = o.labels or tuple(str(i) for i in range(o.shape[-1]))
+    targets = align.greedy(align.log_softmax(np.asarray(outputs[o.name])[0, :frames]), o.ctc_blank)
+    runs = [("PyTorch", outputs)]
+    for a in model.artifacts:
+        label = f"{a.format}/{a.precision}"
+        try:
+            runs.append((label, open_model(root, model, a.format, a.precision).runner(inputs)))
+        except Exception as e:  # parity already failed this artifact; the lane says why
+            runs.append((f"{label}: {summary(e)[:60]}", None))
+    ax_spec, ax_lanes = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 0.35 * len(runs)]})
+    _spectrogram(ax_spec, samples, f"{model.name}: golden row 0, forced alignment of PyTorch's greedy phonemes")
+    for lane, (label, got) in enumerate(runs):
+        y = len(runs) - 1 - lane
+        if got is None or not targets:
+            continue
+        log_probs = align.log_softmax(np.asarray(got[o.name])[0, :frames])
+        for s in align.align(log_probs, targets, timing, o.ctc_blank):
+            ax_lanes.barh(y, s.end_s - s.start_s, left=s.start_s, height=0.8, color=f"C{s.id % 10}", alpha=0.8)
+            ax_lanes.text((s.start_s + s.end_s) / 2, y, names[s.id], ha="center", va="center", fontsize=6)
+    ax_lanes.set(yticks=range(len(runs)), yticklabels=[label for label, _ in reversed(runs)], xlabel="s",
+                 xlim=(0, len(samples) / SAMPLE_RATE))
+    ax_lanes.tick_params(axis="y", labelsize=7)
+
+
+def draw(root: Path, model: Model, spec: ModelSpec) -> str | None:
+    """Write the model's picture; its path relative to the bundle, or None for a model without one."""
+    from matplotlib.figure import Figure
+
+    if not model.golden or not any(t.kind == "audio" for t in spec.inputs):
+        return None
+    inputs, outputs, _ = load_golden(root / model.golden[0].path)
+    if ctc_output(spec) is not None:
+        fig = Figure(figsize=(11, 3 + 0.3 * (len(model.artifacts) + 1)), layout="constrained")
+        _aligner(fig, root, model, spec, inputs, outputs)
+    elif waveform_output(spec) is not None:
+        fig = Figure(figsize=(11, 5), layout="constrained")
+        _enhancer(fig, spec, inputs, outputs)
+    else:
+        return None
+    rel = f"{FOLDER}/{model.name}.png"
+    (root / FOLDER).mkdir(exist_ok=True)
+    fig.savefig(root / rel, dpi=110)
+    return rel
