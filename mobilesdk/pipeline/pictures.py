@@ -35,7 +35,8 @@ def _row0(spec: ModelSpec, inputs: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _spectrogram(ax, samples: np.ndarray, title: str) -> None:
-    ax.specgram(samples, NFFT=512, Fs=SAMPLE_RATE, noverlap=384, cmap="magma", vmin=-120)  # silence: darkest, not blank
+    # digital silence (exact zeros) would be -inf dB, drawn blank: a 1e-9 floor draws it darkest
+    ax.specgram(samples.astype(np.float64) + 1e-9, NFFT=512, Fs=SAMPLE_RATE, noverlap=384, cmap="magma", vmin=-120)
     ax.set(title=title, ylabel="Hz")
 
 
