@@ -60,10 +60,11 @@ def cmd_verify(args) -> int:
 
 def cmd_run(args) -> int:
     from mobilesdk.pipeline import run_speech
-    from mobilesdk.pipeline.run import find_model, run_text
+    from mobilesdk.pipeline.run import find_model, model_spec, run_text
 
     root = Path(args.bundle)
-    if args.model != run_speech.PIPELINE and find_model(root, args.model).text is not None:
+    model = None if args.model == run_speech.PIPELINE else find_model(root, args.model)
+    if model is not None and (model.text is not None or not any(t.kind == "audio" for t in model_spec(root, model).inputs)):
         result = run_text(root, args.model, args.input, args.format, args.precision)
         print(result.to_json() if args.json else result.render())
         return 0
@@ -167,7 +168,7 @@ def parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=cmd_verify)
     r = sub.add_parser("run", help="run text or a WAV file through one artifact of a bundle",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Run INPUT through one artifact of MODEL in that format's own runtime (Core ML "
+                       description="Run INPUT through one artifact of MODEL in that format's own runtime (Core ML\n"
                        "through the MIL reference evaluator off macOS) and print what it computed:\n"
                        "  a text model (built with `tokenizer`): class probabilities and language spans of TEXT;\n"
                        "  an enhancer (waveform in, waveform out): the WAV enhanced in chunks, any length, to --out;\n"

@@ -178,7 +178,7 @@ def _result(opened: Opened, wav: Path, samples: np.ndarray, note: str) -> Speech
 def _read(opened: Opened, wav: Path) -> tuple[np.ndarray, str]:
     audio = next((t for t in opened.spec.inputs if t.kind == "audio"), None)
     if audio is None:
-        raise BundleError(f"model `{opened.model.name}` takes no audio. Fix: pass text to a text model, or pick an audio model")
+        raise BundleError(f"model `{opened.model.name}` takes no audio. Fix: pick an audio model of the bundle")
     return read_wav(wav, min_samples=_samples_dim(opened.spec, audio).min)
 
 

@@ -94,7 +94,7 @@ def test_long_text_is_cut_to_max_tokens_and_says_so(bundle):
 @pytest.mark.parametrize("args,message", [
     (("textclf", "   "), "the text is empty"),
     (("nomodel", TEXT), "has no model `nomodel`. Fix: use one of textclf, enhancer"),
-    (("enhancer", TEXT), "model `enhancer` has no tokenizer in this bundle"),
+    (("enhancer", TEXT), "no such file. Fix: pass the path of a WAV file"),  # an audio model takes a WAV
     (("textclf", TEXT, "--format", "coreml"), "has no artifact coreml/*"),
     (("textclf", TEXT, "--precision", "int8-static"), "Fix: pick one of executorch/fp32, tflite/fp32"),
 ])
