@@ -5,10 +5,14 @@ calibration batches) and golden set; `harness.convert(name, fmt, precision)` con
 session. Backend tests and the registry-generated matrix (`tests/backends/test_matrix.py`) share
 them, so each conversion runs once per test session whichever test asks first.
 
-`make test` runs two pytest-xdist workers (`--dist loadgroup`): every test module stays in one
-worker, so its module fixtures (a whole bundle build, in the e2e tests) run once, except the
+`make test` runs two pytest-xdist workers (`--dist loadgroup`), meant to keep every test module in
+one worker, so its module fixtures (a whole bundle build, in the e2e tests) run once, except the
 modules that set `SPREAD_OVER_WORKERS = True` (the matrix: independent cells, the longest module),
 whose tests go to whichever worker is free. Each worker's torch then uses one thread.
+KNOWN (measured 2026-12-03): with pytest 9.2 the grouping does nothing. xdist 3.8 writes the group
+into `item._nodeid`, which pytest 9 no longer reads (`nodeid` is `str(self._id)`), so even a plain
+`pytestmark = xdist_group(...)` spreads, and each e2e bundle is built on both workers (~15 min of
+the suite's worker time). To fix next, with a measured run.
 """
 from __future__ import annotations
 
