@@ -22,11 +22,11 @@ demo: setup
 	$(BIN)/mobilesdk verify dist/bundle
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15  # 2 workers for 2 cores; the slowest tests, to keep the suite in its time budget
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=15  # 2 workers for 2 cores; the slowest tests, to keep the suite in its time budget
 
 # The inner loop: everything but the tests marked slow (onnx2tf, ExecuTorch lowering of the families, e2e).
 test-fast: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not slow"
 
 clean:
 	rm -rf dist .mobilesdk-cache

@@ -5,18 +5,19 @@ calibration batches) and golden set; `harness.convert(name, fmt, precision)` con
 session. Backend tests and the registry-generated matrix (`tests/backends/test_matrix.py`) share
 them, so each conversion runs once per test session whichever test asks first.
 
-`make test` runs two pytest-xdist workers (`--dist loadgroup`), meant to keep every test module in
-one worker, so its module fixtures (a whole bundle build, in the e2e tests) run once, except the
-modules that set `SPREAD_OVER_WORKERS = True` (the matrix: independent cells, the longest module),
-whose tests go to whichever worker is free. Each worker's torch then uses one thread.
-KNOWN (measured 2026-12-03): with pytest 9.2 the grouping does nothing. xdist 3.8 writes the group
-into `item._nodeid`, which pytest 9 no longer reads (`nodeid` is `str(self._id)`), so even a plain
-`pytestmark = xdist_group(...)` spreads, and each e2e bundle is built on both workers (~15 min of
-the suite's worker time). To fix next, with a measured run.
+`make test` runs two pytest-xdist workers with `--dist loadscope`, scheduled by this file's
+`pytest_xdist_make_scheduler`: every test module runs in one worker, so its module fixtures (a
+whole bundle build, in the e2e tests) run once, except the modules that set
+`SPREAD_OVER_WORKERS = True` (the matrix: independent cells, the longest module), whose tests go
+one by one to whichever worker is free. Each worker's torch then uses one thread. (xdist's own
+`loadgroup` does not group under pytest 9.2: xdist 3.8 writes the group into `item._nodeid`,
+which pytest 9 no longer reads, so each e2e bundle was built on both workers.)
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,10 +89,24 @@ class Harness:
         return get(fmt).runner(self.convert(name, fmt, precision, route), self.family(name).spec)
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if not getattr(item.module, "SPREAD_OVER_WORKERS", False):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` with a test module as the scope, or a single test in a spread module."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if _spread(path) else path
+
+    return ModuleScheduling(config, log)
+
+
+@functools.cache
+def _spread(path: str) -> bool:
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    return getattr(module, "SPREAD_OVER_WORKERS", False)
 
 
 @pytest.fixture(scope="session")
