@@ -172,4 +172,9 @@ def semantics_table(model) -> list[str]:
                   "with its padding, so no artifact can pass these checks. This is the model, not the conversion. "
                   "Remedy: keep padded positions out of every layer that mixes positions (a normalisation or "
                   "pooling over the whole sequence), or declare no mask for that input in the spec."]
+        padded = [f"{a.format}/{a.precision} (pads {a.meta['padded_dims']} to {a.meta.get('buckets', 'static lengths')})"
+                  for a in model.artifacts if a.meta.get("padded_dims") and not a.passed]
+        if "pad_length" in own and padded:
+            lines += ["", f"The same makes the parity of {', '.join(padded)} fail: an artifact that pads to a static "
+                      "length computes what PyTorch computes at that padding, which is not what PyTorch computes unpadded."]
     return lines + [""]

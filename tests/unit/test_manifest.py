@@ -36,3 +36,18 @@ def test_schema_rejects_missing_and_mistyped_fields():
     data = json.loads(to_json(sample()))
     data["schema_version"] = "0.9"
     assert validate(data)
+
+
+def test_the_report_traces_a_padded_artifacts_parity_failure_to_the_models_own_padding_dependence():
+    import dataclasses
+
+    from mobilesdk.pipeline.bundle import semantics_table
+
+    model = sample().models[0]
+    padded = dataclasses.replace(model.artifacts[0], format="tflite", passed=False,
+                                 meta={"padded_dims": "t", "buckets": "32,64"})
+    leaky = [SemanticRow("pad_length", True, False, 23.0, 1.0, 1e-6, "t 16 padded to 32")]
+    text = "\n".join(semantics_table(dataclasses.replace(model, semantics=leaky, artifacts=[padded])))
+    assert "PyTorch itself fails pad_length" in text and "parity of tflite/fp32 (pads t to 32,64) fail" in text
+    sound = [dataclasses.replace(leaky[0], passed=True, sqnr_db=200.0)]
+    assert "parity of" not in "\n".join(semantics_table(dataclasses.replace(model, semantics=sound, artifacts=[padded])))
