@@ -16,7 +16,7 @@ from converters.base import Converted, get
 from mobilesdk.errors import BundleError
 from mobilesdk.manifest import Artifact, Model
 from mobilesdk.pipeline.verify import read_manifest
-from mobilesdk.spec import NP_DTYPES, ModelSpec, Runner, spec_from_json
+from mobilesdk.spec import NP_DTYPES, Arrays, ModelSpec, Runner, spec_from_json
 from mobilesdk.text.spans import softmax, spans
 from mobilesdk.text.tokenizer import TextTokenizer
 
@@ -59,13 +59,16 @@ def pick_artifact(model: Model, fmt: str | None, precision: str | None) -> Artif
     return next((a for a in chosen if get(a.format).check() is None), chosen[0])  # imports toolchains in turn
 
 
-def text_inputs(spec: ModelSpec, ids: list[int]) -> dict[str, np.ndarray]:
-    """One row: the tokens input holds the ids, masks are all ones, any other input zeros."""
+def one_row(spec: ModelSpec, length: int, data: np.ndarray, categories: dict[str, int] | None = None) -> Arrays:
+    """One row at `length`: the tokens or audio input holds `data`, right-padded with zeros; masks are
+    1 over `data`; category inputs take `categories` (else 0); any other input is zeros."""
     out = {}
     for t in spec.inputs:
-        shape = tuple(1 if s == "batch" else len(ids) if isinstance(s, str) else s for s in t.shape)
-        value = np.asarray(ids).reshape(shape) if t.kind == "tokens" else np.ones(shape) if t.kind == "mask" else np.zeros(shape)
-        out[t.name] = value.astype(NP_DTYPES[t.dtype])
+        shape = tuple(1 if s == "batch" else length if isinstance(s, str) else s for s in t.shape)
+        x = np.full(shape, (categories or {}).get(t.name, 0) if t.kind == "category" else 0, dtype=np.float64)
+        if t.kind in ("tokens", "audio", "mask"):
+            x.reshape(-1, length)[:, : len(data)] = 1 if t.kind == "mask" else data
+        out[t.name] = x.astype(NP_DTYPES[t.dtype])
     return out
 
 
@@ -116,7 +119,7 @@ def run_text(root: Path, name: str, text: str, fmt: str | None = None, precision
     opened = open_model(root, model, fmt, precision)
     art, spec, runner = opened.artifact, opened.spec, opened.runner
     enc = TextTokenizer(root / model.text.tokenizer).encode(text, model.text.max_tokens)
-    outputs = runner(text_inputs(spec, enc.ids))
+    outputs = runner(one_row(spec, len(enc.ids), np.asarray(enc.ids)))
     result = RunResult(name, f"{art.format}/{art.precision}", art.runtime, len(enc.ids), enc.truncated)
     for o in spec.outputs:
         if not o.labels:

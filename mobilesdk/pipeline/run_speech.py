@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from mobilesdk.errors import BundleError
-from mobilesdk.pipeline.run import Opened, find_model, model_spec, open_model
+from mobilesdk.pipeline.run import Opened, find_model, model_spec, one_row, open_model
 from mobilesdk.pipeline.verify import read_manifest
-from mobilesdk.spec import NP_DTYPES, ModelSpec, OutputSpec, TensorSpec
+from mobilesdk.spec import ModelSpec, OutputSpec, TensorSpec
 from mobilesdk.speech import align, espeak
 from mobilesdk.speech.audio import SAMPLE_RATE, overlap_add, read_wav, write_wav
 
@@ -57,8 +57,12 @@ class SpeechResult:
         return "\n".join(lines)
 
 
+def audio_input(spec: ModelSpec) -> TensorSpec | None:
+    return next((t for t in spec.inputs if t.kind == "audio"), None)
+
+
 def waveform_output(spec: ModelSpec) -> tuple[TensorSpec, OutputSpec] | None:
-    audio = next((t for t in spec.inputs if t.kind == "audio"), None)
+    audio = audio_input(spec)
     out = next((o for o in spec.outputs if audio is not None and o.shape == audio.shape), None)
     return (audio, out) if out is not None else None
 
@@ -109,23 +113,6 @@ def _check_given(given: dict[str, str], *specs: ModelSpec) -> None:
                               f"`{name}`. Fix: use one of {', '.join(sorted(known)) or '(none)'}")
 
 
-def _inputs(spec: ModelSpec, audio: TensorSpec, samples: np.ndarray, padded: int, categories: dict[str, int]):
-    """One row: the audio right-padded to `padded`, masks 1 over the real samples, categories as given."""
-    out = {}
-    for t in spec.inputs:
-        shape = tuple(1 if s == "batch" else padded if isinstance(s, str) else s for s in t.shape)
-        if t.kind == "audio":
-            x = np.zeros(shape)
-            x.reshape(-1, padded)[:, : len(samples)] = samples
-        elif t.kind == "mask":
-            x = np.zeros(shape)
-            x.reshape(-1, padded)[:, : len(samples)] = 1
-        else:
-            x = np.full(shape, categories.get(t.name, 0))
-        out[t.name] = x.astype(NP_DTYPES[t.dtype])
-    return out
-
-
 def enhance(opened: Opened, samples: np.ndarray, categories: dict[str, int]) -> tuple[np.ndarray, int]:
     """The enhanced samples and how many chunks it took."""
     audio, out = waveform_output(opened.spec)
@@ -135,7 +122,7 @@ def enhance(opened: Opened, samples: np.ndarray, categories: dict[str, int]) -> 
 
     def one(chunk: np.ndarray) -> np.ndarray:
         calls.append(1)
-        return np.asarray(opened.runner(_inputs(opened.spec, audio, chunk, window, categories))[out.name]).reshape(-1)
+        return np.asarray(opened.runner(one_row(opened.spec, window, chunk, categories))[out.name]).reshape(-1)
 
     return overlap_add(one, samples, window, window // OVERLAP_FRACTION), len(calls)
 
@@ -144,15 +131,14 @@ def recognise(opened: Opened, samples: np.ndarray, categories: dict[str, int], p
               result: SpeechResult) -> None:
     spec = opened.spec
     o = ctc_output(spec)
-    audio = next(t for t in spec.inputs if t.kind == "audio")
-    dim = _samples_dim(spec, audio)
+    dim = _samples_dim(spec, audio_input(spec))
     if len(samples) > dim.max:
         raise BundleError(f"{result.input} is {len(samples) / SAMPLE_RATE:.2f} s; {spec.name} takes at most "
                           f"{dim.max / SAMPLE_RATE:.2f} s. Fix: cut it, e.g. `ffmpeg -i IN -t {dim.max / SAMPLE_RATE:g} OUT.wav`")
     padded = -(-len(samples) // dim.multiple_of) * dim.multiple_of
     if padded != len(samples) and not spec.masks:
         result.notes.append(f"padded with {padded - len(samples)} zero samples to a multiple of {dim.multiple_of}")
-    outputs = opened.runner(_inputs(spec, audio, samples, padded, categories))
+    outputs = opened.runner(one_row(spec, padded, samples, categories))
     timing = frame_timing(spec, o)
     log_probs = align.log_softmax(np.asarray(outputs[o.name])[0, : timing.frames(len(samples))])
     names = o.labels or tuple(str(i) for i in range(o.shape[-1]))
@@ -176,7 +162,7 @@ def _result(opened: Opened, wav: Path, samples: np.ndarray, note: str) -> Speech
 
 
 def _read(opened: Opened, wav: Path) -> tuple[np.ndarray, str]:
-    audio = next((t for t in opened.spec.inputs if t.kind == "audio"), None)
+    audio = audio_input(opened.spec)
     if audio is None:
         raise BundleError(f"model `{opened.model.name}` takes no audio. Fix: pick an audio model of the bundle")
     return read_wav(wav, min_samples=_samples_dim(opened.spec, audio).min)
