@@ -140,11 +140,7 @@ def main() -> int:
                 target[row, :t] = torch.from_numpy(ctc.frame_durations(segs, t))
                 keep[row, :t] = True
             dur_loss = (durations - target).abs()[keep].mean() / 10
-        opt.zero_grad()
-        (loss + dur_loss).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        dataset.update(model, opt, sched, loss + dur_loss)
         if step % 100 == 0 or step == args.steps:
             minutes = (time.perf_counter() - start) / 60
             line = f"step {step}: ctc {loss.item():.3f}, duration {dur_loss.item():.3f} ({minutes:.1f} min)"
@@ -153,9 +149,7 @@ def main() -> int:
                 line += f"; held-out PER {m['phoneme_error_rate']:.3f}, boundary {m['median_boundary_error_ms']:.0f} ms"
             print(line, flush=True)
 
-    metrics = dataset.save_run(model, args.out, evaluate(model, held_out) | {
-        "seed": args.seed, "steps": args.steps, "train_minutes": round((time.perf_counter() - start) / 60, 1),
-        "train_renditions": len(train)})
+    metrics = dataset.save_run(model, args.out, evaluate(model, held_out), args, start, len(train))
     print(f"held-out: PER {metrics['phoneme_error_rate']:.3f}, "
           f"median boundary error {metrics['median_boundary_error_ms']:.0f} ms")
     return 0

@@ -126,11 +126,7 @@ def main() -> int:
         target = torch.from_numpy(np.stack([p[1] for p in pairs]))
         y = model(noisy[:, None])[0][:, 0]
         loss = loss_fn(y, target, noisy)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        dataset.update(model, opt, sched, loss)
         if step % 100 == 0 or step == args.steps:
             line = f"step {step}: loss {loss.item():.3f} ({(time.perf_counter() - start) / 60:.1f} min)"
             if step % 400 == 0:
@@ -138,9 +134,7 @@ def main() -> int:
                 line += f"; held-out SI-SDR +{m['si_sdr_improvement_db']:.1f} dB, STOI {m['stoi_in']:.3f} -> {m['stoi_out']:.3f}"
             print(line, flush=True)
 
-    metrics = dataset.save_run(model, args.out, evaluate(model, held_out) | {
-        "seed": args.seed, "steps": args.steps, "train_minutes": round((time.perf_counter() - start) / 60, 1),
-        "train_renditions": len(train)})
+    metrics = dataset.save_run(model, args.out, evaluate(model, held_out), args, start, len(train))
     print(f"held-out: SI-SDR {metrics['si_sdr_in_db']:.1f} -> {metrics['si_sdr_out_db']:.1f} dB, "
           f"STOI {metrics['stoi_in']:.3f} -> {metrics['stoi_out']:.3f}")
     return 0

@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import noise  # noqa: E402
@@ -132,10 +134,22 @@ def corrupt(clean: np.ndarray, rng: np.random.Generator, others: list[np.ndarray
     return noise.mix(target, sound, snr), target, snr
 
 
-def save_run(model, out: Path, metrics: dict) -> dict:
-    """A trained model's model.safetensors and metrics.json in `out`; returns the metrics."""
+def update(model, opt, sched, loss) -> None:
+    """One optimiser step on `loss`, gradients clipped to norm 1 (both trainers)."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+
+
+def save_run(model, out: Path, metrics: dict, args, start: float, renditions: int) -> dict:
+    """A trained model's model.safetensors and metrics.json in `out`, the metrics with what made them
+    (seed, steps, minutes since `start`, training renditions); returns the metrics."""
     from safetensors.torch import save_file
 
+    metrics = metrics | {"seed": args.seed, "steps": args.steps,
+                         "train_minutes": round((time.perf_counter() - start) / 60, 1), "train_renditions": renditions}
     model.eval()
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"))
