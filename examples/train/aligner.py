@@ -1,6 +1,6 @@
 """Train the `aligner` small model: CTC phoneme recognition and the duration head, on espeak-ng speech.
 
-    .venv/bin/python examples/train/aligner.py            # about 20 minutes on one CPU core
+    .venv/bin/python examples/train/aligner.py --threads 2    # about 20 min alone on 2 cores
 
 Data: examples/train/speech (English, Mandarin and Malay sentences spoken by espeak-ng with varied
 voices, rates and pitch; `apt-get install espeak-ng`), cut into windows of whole words of 0.5-2 s
