@@ -64,7 +64,7 @@ def cmd_run(args) -> int:
 
     root = Path(args.bundle)
     model = None if args.model == run_speech.PIPELINE else find_model(root, args.model)
-    if model is not None and (model.text is not None or run_speech.audio_input(model_spec(root, model)) is None):
+    if model is not None and (model.text is not None or model_spec(root, model).first_input("audio") is None):
         result = run_text(root, args.model, args.input, args.format, args.precision)
         print(result.to_json() if args.json else result.render())
         return 0

@@ -176,7 +176,7 @@ def make_batch(spec: ModelSpec, lengths: dict[str, int], valid: dict[str, list[i
     rng = np.random.default_rng(seed)
     batch = len(next(iter(valid.values()))) if valid else spec.golden_batch
     clips: list[Clip] = []
-    if audio is not None and (first := next((t for t in spec.inputs if t.kind == "audio"), None)):
+    if audio is not None and (first := spec.first_input("audio")):
         shape = _shape(first, batch, lengths)
         clips = audio.rows(int(np.prod(shape[:-1])), shape[-1], rng)
     out: dict[str, np.ndarray] = {}

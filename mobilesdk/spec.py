@@ -182,6 +182,10 @@ class ModelSpec:
     def input(self, name: str) -> TensorSpec:
         return next(t for t in self.inputs if t.name == name)
 
+    def first_input(self, kind: str) -> TensorSpec | None:
+        """The first input of `kind` ("audio", "tokens", ...), or None."""
+        return next((t for t in self.inputs if t.kind == kind), None)
+
     def output(self, name: str) -> OutputSpec:
         return next(t for t in self.outputs if t.name == name)
 

@@ -190,7 +190,7 @@ def audio_feed(spec: ModelSpec, mc: ModelConfig) -> AudioFeed | None:
     """The model's WAV clips (None without `audio`); a model without an audio input cannot take them."""
     if mc.audio is None:
         return None
-    if not any(t.kind == "audio" for t in spec.inputs):
+    if spec.first_input("audio") is None:
         raise ConfigError(f"[models.{mc.name}] has `audio` but no input of kind \"audio\". "
                           "Fix: drop `audio` or mark the waveform input kind = \"audio\"")
     return read_clips(mc.audio, spec)

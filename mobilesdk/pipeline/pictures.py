@@ -18,7 +18,7 @@ from mobilesdk.errors import summary
 from mobilesdk.manifest import Model
 from mobilesdk.pipeline.bundle import load_golden
 from mobilesdk.pipeline.run import open_model
-from mobilesdk.pipeline.run_speech import audio_input, ctc_output, frame_timing, waveform_output
+from mobilesdk.pipeline.run_speech import ctc_output, frame_timing, waveform_output
 from mobilesdk.spec import ModelSpec
 from mobilesdk.speech import align
 from mobilesdk.speech.audio import SAMPLE_RATE
@@ -28,7 +28,7 @@ FOLDER = "pictures"
 
 def _row0(spec: ModelSpec, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """Row 0 of the audio input, cut to its valid samples."""
-    x = np.asarray(inputs[audio_input(spec).name])[0].reshape(-1)
+    x = np.asarray(inputs[spec.first_input("audio").name])[0].reshape(-1)
     mask = next((inputs[m.input] for m in spec.masks if m.input in inputs), None)
     return x[: int(np.asarray(mask)[0].sum())] if mask is not None else x
 
@@ -85,7 +85,7 @@ def draw(root: Path, model: Model, spec: ModelSpec) -> str | None:
     """Write the model's picture; its path relative to the bundle, or None for a model without one."""
     from matplotlib.figure import Figure
 
-    if not model.golden or audio_input(spec) is None:
+    if not model.golden or spec.first_input("audio") is None:
         return None
     inputs, outputs, _ = load_golden(root / model.golden[0].path)
     if ctc_output(spec) is not None:

@@ -57,12 +57,8 @@ class SpeechResult:
         return "\n".join(lines)
 
 
-def audio_input(spec: ModelSpec) -> TensorSpec | None:
-    return next((t for t in spec.inputs if t.kind == "audio"), None)
-
-
 def waveform_output(spec: ModelSpec) -> tuple[TensorSpec, OutputSpec] | None:
-    audio = audio_input(spec)
+    audio = spec.first_input("audio")
     out = next((o for o in spec.outputs if audio is not None and o.shape == audio.shape), None)
     return (audio, out) if out is not None else None
 
@@ -131,7 +127,7 @@ def recognise(opened: Opened, samples: np.ndarray, categories: dict[str, int], p
               result: SpeechResult) -> None:
     spec = opened.spec
     o = ctc_output(spec)
-    dim = _samples_dim(spec, audio_input(spec))
+    dim = _samples_dim(spec, spec.first_input("audio"))
     if len(samples) > dim.max:
         raise BundleError(f"{result.input} is {len(samples) / SAMPLE_RATE:.2f} s; {spec.name} takes at most "
                           f"{dim.max / SAMPLE_RATE:.2f} s. Fix: cut it, e.g. `ffmpeg -i IN -t {dim.max / SAMPLE_RATE:g} OUT.wav`")
@@ -162,7 +158,7 @@ def _result(opened: Opened, wav: Path, samples: np.ndarray, note: str) -> Speech
 
 
 def _read(opened: Opened, wav: Path) -> tuple[np.ndarray, str]:
-    audio = audio_input(opened.spec)
+    audio = opened.spec.first_input("audio")
     if audio is None:
         raise BundleError(f"model `{opened.model.name}` takes no audio. Fix: pick an audio model of the bundle")
     return read_wav(wav, min_samples=_samples_dim(opened.spec, audio).min)
