@@ -189,6 +189,15 @@ class ModelSpec:
     def output(self, name: str) -> OutputSpec:
         return next(t for t in self.outputs if t.name == name)
 
+    def ctc_head(self) -> OutputSpec | None:
+        """The first output that declares a CTC blank: what aligns speech."""
+        return next((o for o in self.outputs if o.ctc_blank is not None), None)
+
+    def waveform_output(self) -> OutputSpec | None:
+        """The first output shaped like the first audio input: what enhances speech."""
+        audio = self.first_input("audio")
+        return next((o for o in self.outputs if audio is not None and o.shape == audio.shape), None)
+
     def threshold(self, output: str, precision: str) -> tuple[Threshold, str]:
         """The threshold for one output at one precision and the reason it was loosened ('' if not)."""
         base = DEFAULT_THRESHOLDS[precision]

@@ -18,7 +18,7 @@ from mobilesdk.errors import summary
 from mobilesdk.manifest import Model
 from mobilesdk.pipeline.bundle import load_golden
 from mobilesdk.pipeline.run import open_model
-from mobilesdk.pipeline.run_speech import ctc_output, frame_timing, waveform_output
+from mobilesdk.pipeline.run_speech import frame_timing
 from mobilesdk.spec import ModelSpec
 from mobilesdk.speech import align
 from mobilesdk.speech.audio import SAMPLE_RATE
@@ -40,7 +40,7 @@ def _spectrogram(ax, samples: np.ndarray, title: str) -> None:
 
 
 def _enhancer(fig, spec: ModelSpec, inputs, outputs) -> None:
-    _, out = waveform_output(spec)
+    out = spec.waveform_output()
     before = _row0(spec, inputs)
     after = np.asarray(outputs[out.name])[0].reshape(-1)[: len(before)]
     t = np.arange(len(before)) / SAMPLE_RATE
@@ -53,7 +53,7 @@ def _enhancer(fig, spec: ModelSpec, inputs, outputs) -> None:
 
 
 def _aligner(fig, root: Path, model: Model, spec: ModelSpec, inputs, outputs) -> None:
-    o = ctc_output(spec)
+    o = spec.ctc_head()
     samples = _row0(spec, inputs)
     timing = frame_timing(spec, o)
     frames = timing.frames(len(samples))
@@ -88,10 +88,10 @@ def draw(root: Path, model: Model, spec: ModelSpec) -> str | None:
     if not model.golden or spec.first_input("audio") is None:
         return None
     inputs, outputs, _ = load_golden(root / model.golden[0].path)
-    if ctc_output(spec) is not None:
+    if spec.ctc_head() is not None:
         fig = Figure(figsize=(11, 3 + 0.3 * (len(model.artifacts) + 1)), layout="constrained")
         _aligner(fig, root, model, spec, inputs, outputs)
-    elif waveform_output(spec) is not None:
+    elif spec.waveform_output() is not None:
         fig = Figure(figsize=(11, 5), layout="constrained")
         _enhancer(fig, spec, inputs, outputs)
     else:

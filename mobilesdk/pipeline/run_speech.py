@@ -57,14 +57,6 @@ class SpeechResult:
         return "\n".join(lines)
 
 
-def waveform_output(spec: ModelSpec) -> tuple[TensorSpec, OutputSpec] | None:
-    audio = spec.first_input("audio")
-    out = next((o for o in spec.outputs if audio is not None and o.shape == audio.shape), None)
-    return (audio, out) if out is not None else None
-
-
-def ctc_output(spec: ModelSpec) -> OutputSpec | None:
-    return next((o for o in spec.outputs if o.ctc_blank is not None), None)
 
 
 def frame_timing(spec: ModelSpec, o: OutputSpec) -> align.FrameTiming:
@@ -111,7 +103,7 @@ def _check_given(given: dict[str, str], *specs: ModelSpec) -> None:
 
 def enhance(opened: Opened, samples: np.ndarray, categories: dict[str, int]) -> tuple[np.ndarray, int]:
     """The enhanced samples and how many chunks it took."""
-    audio, out = waveform_output(opened.spec)
+    audio, out = opened.spec.first_input("audio"), opened.spec.waveform_output()
     dim = _samples_dim(opened.spec, audio)
     window = dim.max - dim.max % dim.multiple_of
     calls = []
@@ -126,7 +118,7 @@ def enhance(opened: Opened, samples: np.ndarray, categories: dict[str, int]) -> 
 def recognise(opened: Opened, samples: np.ndarray, categories: dict[str, int], phonemes: str | None,
               result: SpeechResult) -> None:
     spec = opened.spec
-    o = ctc_output(spec)
+    o = spec.ctc_head()
     dim = _samples_dim(spec, spec.first_input("audio"))
     if len(samples) > dim.max:
         raise BundleError(f"{result.input} is {len(samples) / SAMPLE_RATE:.2f} s; {spec.name} takes at most "
@@ -192,8 +184,8 @@ def run_speech(root: Path, name: str, wav: Path, fmt: str | None = None, precisi
     if lang is not None:
         given = {**_language_inputs(root, name, lang), **given}
     if name == PIPELINE:
-        enhancer = _pick(root, fmt, precision, waveform_output, "waveform-to-waveform model (an enhancer)")
-        recogniser = _pick(root, fmt, precision, ctc_output, "model with a CTC head (an aligner)")
+        enhancer = _pick(root, fmt, precision, ModelSpec.waveform_output, "waveform-to-waveform model (an enhancer)")
+        recogniser = _pick(root, fmt, precision, ModelSpec.ctc_head, "model with a CTC head (an aligner)")
         _check_given(given, enhancer.spec, recogniser.spec)
         samples, note = _read(enhancer, wav)
         first = _result(enhancer, wav, samples, note)
@@ -211,9 +203,9 @@ def run_speech(root: Path, name: str, wav: Path, fmt: str | None = None, precisi
     _check_given(given, opened.spec)
     samples, note = _read(opened, wav)
     result = _result(opened, wav, samples, note)
-    if ctc_output(opened.spec) is not None:
+    if opened.spec.ctc_head() is not None:
         recognise(opened, samples, category_values(opened.spec, given), phonemes, result)
-    elif waveform_output(opened.spec) is not None:
+    elif opened.spec.waveform_output() is not None:
         enhanced, result.chunks = enhance(opened, samples, category_values(opened.spec, given))
         target = out or Path(f"{wav.stem}.{name}.wav")
         write_wav(target, enhanced)
