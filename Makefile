@@ -4,10 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.mobilesdk-setup
 BIN := $(VENV)/bin
+# The Kotlin compiler the bindings' tests compile with: JetBrains' release, from the npm registry
+# (Debian's kotlin is 1.3; Maven is out of reach here). Needs Node.js's npm and a JDK.
+KOTLIN_VERSION := 2.4.20
+KOTLIN_STAMP := $(VENV)/kotlinc/.version-$(KOTLIN_VERSION)
 
 .PHONY: setup demo test test-fast clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(KOTLIN_STAMP)
 
 $(STAMP): requirements/toolchain.txt requirements/nodeps.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +20,14 @@ $(STAMP): requirements/toolchain.txt requirements/nodeps.txt pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 	@echo "setup done: $(VENV) has the verified toolchain (run '$(BIN)/mobilesdk doctor' to see it)"
+
+$(KOTLIN_STAMP):
+	@if command -v npm >/dev/null && command -v java >/dev/null; then \
+	  rm -rf $(VENV)/kotlinc $(VENV)/package && cd $(VENV) && \
+	  npm pack --silent kotlin-compiler@$(KOTLIN_VERSION) >/dev/null && \
+	  tar xzf kotlin-compiler-$(KOTLIN_VERSION).tgz && mv package kotlinc && rm kotlin-compiler-$(KOTLIN_VERSION).tgz && touch kotlinc/.version-$(KOTLIN_VERSION) && \
+	  echo "setup: kotlinc $(KOTLIN_VERSION) in $(VENV)/kotlinc (the bindings' tests compile with it)"; \
+	else echo "setup: no npm or java here, so no Kotlin compiler: the Android bindings' tests will skip"; fi
 
 demo: setup
 	$(BIN)/mobilesdk build examples/bundle.toml --out dist/bundle --jobs 2

@@ -16,6 +16,7 @@ EPILOG = textwrap.dedent(
       mobilesdk build examples/bundle.toml --out dist/bundle   # convert, check parity, write the bundle
       mobilesdk build examples/bundle.toml -j 2                # two models at a time
       mobilesdk verify dist/bundle                             # re-hash files and re-run parity
+      mobilesdk bindings dist/bundle                           # Kotlin and Swift bindings, from the manifest
       mobilesdk run dist/bundle textclf "说实话 I really like 这个新功能 😊"   # sentiment and language spans
       mobilesdk spec examples/huggingface/bundle.toml          # the spec each model builds with, as TOML
       mobilesdk models                                         # the reference model families
@@ -56,6 +57,22 @@ def cmd_verify(args) -> int:
         print(f"error: {p}", file=sys.stderr)
     print(f"{args.bundle}: {len(report.problems)} problem(s)", file=sys.stderr)
     return 1
+
+
+def cmd_bindings(args) -> int:
+    from mobilesdk.pipeline import bindings
+    from mobilesdk.pipeline.verify import check_files, read_manifest
+
+    root = Path(args.bundle)
+    manifest = read_manifest(root)
+    problems = check_files(root, manifest)
+    if problems:
+        raise BundleError(f"`{root}` does not match its manifest ({problems[0]}), so bindings made from it would lie. "
+                          "Fix: rebuild the bundle")
+    written = bindings.write(root, manifest)
+    for platform in bindings.PLATFORMS:
+        print(f"{root / platform}: {sum(w.startswith(platform + '/') for w in written)} files")
+    return 0
 
 
 def cmd_run(args) -> int:
@@ -194,6 +211,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--precision", help="fp32, fp16, int8-dynamic, ... (default: fp32)")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
     r.set_defaults(fn=cmd_run)
+    bi = sub.add_parser("bindings", help="(re)generate a bundle's Android and iOS bindings from its manifest",
+                        description="Write BUNDLE/android (a Gradle library module, Kotlin over ExecuTorch and LiteRT) and "
+                        "BUNDLE/ios (a Swift package over Core ML): one class per model (TextClassifier, Aligner, Enhancer, "
+                        "GenericModel) with its pre- and post-processing and a golden self-test, generated from "
+                        "manifest.json alone. `build` writes them too; `verify` checks them.")
+    bi.add_argument("bundle", help="a directory written by `mobilesdk build`")
+    bi.set_defaults(fn=cmd_bindings)
     sp = sub.add_parser("spec", help="print each model's spec as TOML (derived for huggingface models)",
                         description="Load the models of CONFIG and print the ModelSpec each is built with, as "
                         "TOML to copy into bundle.toml as [models.<name>.spec] and adjust.")

@@ -30,6 +30,7 @@ from mobilesdk.manifest import (
     to_json,
 )
 from mobilesdk.mask_lint import lint
+from mobilesdk.pipeline import bindings
 from mobilesdk.pipeline.bundle import MANIFEST, REPORT, file_entries, render_report, save_golden, staging
 from mobilesdk.pipeline.cache import Cache, convert_key
 from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate
@@ -284,6 +285,7 @@ def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progre
         (root / REPORT).write_text(render_report(manifest, sizes, pictures))
         manifest = dataclasses.replace(manifest, files=file_entries(root))
         (root / MANIFEST).write_text(to_json(manifest))
+        bindings.write(root, manifest)
     return manifest
 
 

@@ -49,10 +49,15 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+# Directories of files generated from the manifest after it is written (mobilesdk.pipeline.bindings):
+# the manifest cannot list them, `verify` generates them again to check them.
+DERIVED = ("android", "ios")
+
+
 def bundle_files(root: Path) -> list[str]:
-    """Every file under root except the manifest, as sorted forward-slash relative paths."""
+    """Every file under root except the manifest and the derived bindings, as sorted forward-slash relative paths."""
     files = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
-    return sorted(f for f in files if f != MANIFEST)
+    return sorted(f for f in files if f != MANIFEST and f.split("/", 1)[0] not in DERIVED)
 
 
 def file_entries(root: Path) -> list[FileEntry]:

@@ -1,7 +1,8 @@
 """`mobilesdk verify BUNDLE`: trust nothing in a bundle that can be re-checked.
 
 1. manifest.json parses and validates against the committed JSON Schema of its version;
-2. every file listed exists with its sha256 and size, and no unlisted file is present;
+2. every file listed exists with its sha256 and size, and no unlisted file is present; the
+   generated bindings (android/) equal what the manifest generates now;
 3. every artifact is run again on the golden inputs in its own runtime, and judged by the
    thresholds of its (hash-checked) spec.json.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from converters.base import Converted, get
 from mobilesdk.errors import BundleError, summary
 from mobilesdk.manifest import SCHEMA_VERSION, from_json, validate
+from mobilesdk.pipeline import bindings
 from mobilesdk.pipeline.bundle import MANIFEST, bundle_files, load_golden, sha256_file
 from mobilesdk.pipeline.check import ReferenceCase, evaluate
 from mobilesdk.spec import spec_from_json
@@ -72,6 +74,8 @@ def verify(root: Path, parity: bool = True, log=print) -> VerifyReport:
     manifest = read_manifest(root)
     report.problems += check_files(root, manifest)
     report.checked.append(f"{len(manifest.files)} files hashed")
+    report.problems += bindings.check(root, manifest)
+    report.checked.append("bindings match the manifest")
     if parity and report.ok:
         for model in manifest.models:
             report.problems += rerun_model(root, model, log)
