@@ -9,9 +9,11 @@ them, so each conversion runs once per test session whichever test asks first.
 `pytest_xdist_make_scheduler`: every test module runs in one worker, so its module fixtures (a
 whole bundle build, in the e2e tests) run once, except the modules that set
 `SPREAD_OVER_WORKERS = True` (the matrix: independent cells, the longest module), whose tests go
-one by one to whichever worker is free. Each worker's torch then uses one thread. (xdist's own
-`loadgroup` does not group under pytest 9.2: xdist 3.8 writes the group into `item._nodeid`,
-which pytest 9 no longer reads, so each e2e bundle was built on both workers.)
+one by one to whichever worker is free, and modules that set the same `SCOPE_GROUP`, which run
+together on one worker so a session fixture they share (`device_bundle`) is built once. Each
+worker's torch then uses one thread. (xdist's own `loadgroup` does not group under pytest 9.2:
+xdist 3.8 writes the group into `item._nodeid`, which pytest 9 no longer reads, so each e2e bundle
+was built on both workers.)
 """
 from __future__ import annotations
 
@@ -98,15 +100,27 @@ def pytest_xdist_make_scheduler(config, log):
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return nodeid if _spread(path) else path
+            return nodeid if _spread(path) else _module_attr(path, "SCOPE_GROUP", None) or path
 
     return ModuleScheduling(config, log)
 
 
-@functools.cache
 def _spread(path: str) -> bool:
+    return _module_attr(path, "SPREAD_OVER_WORKERS", False)
+
+
+@functools.cache
+def _module_attr(path: str, name: str, default):
     module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-    return getattr(module, "SPREAD_OVER_WORKERS", False)
+    return getattr(module, name, default)
+
+
+@pytest.fixture(scope="session")
+def device_bundle(tmp_path_factory):
+    """tests/fixtures/device_bundle.py, built once per worker (its modules share one worker)."""
+    from tests.fixtures import device_bundle
+
+    return device_bundle.build(tmp_path_factory.mktemp("device"))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """The generated Android bindings on a plain JVM, against Python's own results.
 
-A tiny bundle (text, enhancer, aligner; ExecuTorch and both TFLite routes) is built through the CLI,
-which writes `android/`. Its Kotlin (the generated model file and the plain-Kotlin templates) is
+A tiny bundle (text, enhancer, aligner; ExecuTorch and both TFLite routes: tests/fixtures/
+device_bundle.py) is built through the CLI, which writes `android/`. Its Kotlin (the generated model file and the plain-Kotlin templates) is
 compiled with the kotlinc `make setup` installs, beside tests/bridges/Harness.kt, and then:
 - the tokenizer, language spans, CTC alignment and overlap-add equal Python's on many inputs;
 - round trips: Kotlin pre-processing makes the tensors, the real executorch.runtime and
@@ -30,55 +30,25 @@ from mobilesdk.pipeline.run_speech import run_speech
 from mobilesdk.speech import align
 from mobilesdk.speech.audio import overlap_add, read_wav
 from mobilesdk.text import spans as py_spans
-from mobilesdk.text.tokenizer import TextTokenizer, train_wordpiece
+from mobilesdk.text.tokenizer import TextTokenizer
 from tests.bridges import jvm
 from tests.e2e.test_build_verify import cli
+from tests.fixtures import device_bundle as shared
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(jvm.missing() is not None, reason=str(jvm.missing()))] + [
     pytest.mark.skipif(get(f).check() is not None, reason=str(get(f).check())) for f in ("executorch", "tflite")]
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-CORPUS = ROOT / "examples/train/data/textclf"
-CLIPS = ROOT / "examples/clips"
-CONFIG = f"""
-[bundle]
-name = "android test"
-formats = ["executorch", "tflite"]
-precisions = ["fp32"]
-
-[models.textclf]
-family = "textclf"
-tokenizer = "tokenizer.json"
-sentences = "sentences.jsonl"
-
-[models.enhancer]
-family = "enhancer"
-preset = "tiny"
-audio = "{CLIPS / 'noisy'}"
-
-[models.enhancer.tflite]
-route = "onnx2tf"   # a file per bucket and channels-last I/O: the bindings undo both
-
-[models.aligner]
-family = "aligner"
-preset = "tiny"
-audio = "{CLIPS / 'clean'}"
-"""
-OBJECT = "AndroidTest"
+SCOPE_GROUP = shared.GROUP
+CORPUS, CLIPS = shared.CORPUS, shared.CLIPS
+OBJECT = "DeviceTest"  # the bindings' name for the bundle
 MAIN = "mobilesdk.harness.HarnessKt"
 TEXT = "说实话 I really like 这个新功能 😊"
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("android")
-    texts = [json.loads(line)["text"] for line in (CORPUS / "train.jsonl").read_text().splitlines()]
-    train_wordpiece(texts, vocab_size=1000).save(str(tmp / "tokenizer.json"))  # the tiny preset has 1000 ids
-    (tmp / "sentences.jsonl").write_text((CORPUS / "test.jsonl").read_text())
-    (tmp / "bundle.toml").write_text(CONFIG)
-    r = cli("build", tmp / "bundle.toml", "--out", tmp / "bundle", "--no-cache")
-    assert r.returncode == 0, r.stderr[-3000:]
-    return tmp / "bundle"
+def bundle(device_bundle) -> Path:
+    return device_bundle.path
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +340,16 @@ def test_asking_for_an_artifact_the_bundle_lacks_lists_the_ones_it_has(classes, 
 
 
 # --- the device adapters ----------------------------------------------------------------------
-def test_adapters_compile_against_the_runtimes_signature_stubs(bundle, tmp_path):
+def readme_example(language: str) -> str:
+    """The README's usage example in `language` (its first ```kotlin or ```swift block)."""
+    text = (ROOT / "README.md").read_text()
+    return text.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def test_adapters_and_the_readme_example_compile_against_the_runtimes_signature_stubs(bundle, tmp_path):
     stubs = jvm.compile_java(sorted((HERE / "stubs").rglob("*.java")), tmp_path / "stubs")
     sources = sorted((bundle / "android/src/main/kotlin/mobilesdk").glob("*.kt"))
-    jvm.compile_kotlin(sources, tmp_path / "classes", classpath=[stubs])
+    example = tmp_path / "Example.kt"
+    body = readme_example("kotlin").replace("MobilesdkDemo", OBJECT)
+    example.write_text("import mobilesdk.*\n\nfun example(context: android.content.Context, pcm16k: FloatArray) {\n" + body + "}\n")
+    jvm.compile_kotlin([*sources, example], tmp_path / "classes", classpath=[stubs])

@@ -84,6 +84,11 @@ def test_every_generated_swift_file_parses(bundle):
         assert not errors(f.read_bytes()), f"{f.name}: {errors(f.read_bytes())[:3]}"
 
 
+def test_the_readme_example_parses(bundle):
+    body = (ROOT / "README.md").read_text().split("```swift\n", 1)[1].split("```", 1)[0]
+    assert not errors(f"func example(pcm16k: [Float]) throws {{\n{body}}}\n".encode())
+
+
 def test_the_parse_check_finds_a_broken_file(bundle):
     source = (bundle / "ios/Sources/MobileSDK/Models.swift").read_bytes()
     assert errors(source.replace(b"public func classify(_ text: String) throws -> TextResult {",

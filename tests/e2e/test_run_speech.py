@@ -1,5 +1,6 @@
-"""`mobilesdk run` on speech end to end: build a tiny enhancer and aligner on the committed clips, then
-enhance, align and run the pipeline through two formats in their own runtimes, and every bad input."""
+"""`mobilesdk run` on speech end to end: a tiny enhancer and aligner on the committed clips
+(tests/fixtures/device_bundle.py); enhance, align and run the pipeline through two formats in their
+own runtimes, and every bad input."""
 from __future__ import annotations
 
 import json
@@ -11,39 +12,21 @@ import pytest
 from converters.base import get
 from mobilesdk.speech.audio import SAMPLE_RATE, read_wav, write_wav
 from tests.e2e.test_build_verify import cli
+from tests.fixtures import device_bundle as shared
 
 pytestmark = [pytest.mark.slow] + [pytest.mark.skipif(get(f).check() is not None, reason=str(get(f).check()))
                                    for f in ("executorch", "tflite")]
-CLIPS = Path(__file__).resolve().parents[2] / "examples/clips"
-CONFIG = f"""
-[bundle]
-name = "speech"
-formats = ["executorch", "tflite"]
-precisions = ["fp32"]
-
-[models.enhancer]
-family = "enhancer"
-preset = "tiny"
-audio = "{CLIPS / 'noisy'}"
-
-[models.aligner]
-family = "aligner"
-preset = "tiny"
-audio = "{CLIPS / 'clean'}"
-"""
+SCOPE_GROUP = shared.GROUP
+CLIPS = shared.CLIPS
 NOISY = CLIPS / "noisy/en_1.wav"
 CLEAN = CLIPS / "clean/en_1.wav"
 PHONEMES = "3 5 7 9"  # the tiny aligner's classes have no names: its ids serve
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("speech")
-    (tmp / "bundle.toml").write_text(CONFIG)
-    r = cli("build", tmp / "bundle.toml", "--out", tmp / "bundle", "--no-cache")
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "from 6 clips" in r.stderr + r.stdout
-    return tmp / "bundle"
+def bundle(device_bundle):
+    assert "from 6 clips" in device_bundle.log
+    return device_bundle.path
 
 
 def test_parity_of_the_aligner_reports_alignment_agreement(bundle):
