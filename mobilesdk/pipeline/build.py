@@ -31,7 +31,7 @@ from mobilesdk.manifest import (
 )
 from mobilesdk.mask_lint import lint
 from mobilesdk.pipeline import bindings
-from mobilesdk.pipeline.bundle import MANIFEST, REPORT, file_entries, render_report, save_golden, staging
+from mobilesdk.pipeline.bundle import MANIFEST, REPORT, check_out, file_entries, render_report, save_golden, staging
 from mobilesdk.pipeline.cache import Cache, convert_key
 from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate
 from mobilesdk.pipeline.graph import Graph, Progress, Step
@@ -269,6 +269,7 @@ def _disk_size(paths: list[Path]) -> int:
 def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progress | None = None, jobs: int = 1) -> Manifest:
     """Build every model (in `jobs` worker processes when > 1) into a staging copy of `out`."""
     check_formats(cfg)
+    check_out(out)
     with staging(out) as root:
         if jobs > 1 and len(cfg.models) > 1:
             models = _build_parallel(cfg, root, use_cache, jobs)
@@ -306,7 +307,8 @@ def _build_parallel(cfg: BundleConfig, root: Path, use_cache: bool, jobs: int) -
     workers = min(jobs, len(cfg.models))
     threads = max(1, (os.cpu_count() or 1) // workers)
     formats = sorted({f for mc in cfg.models for f in mc.formats})
-    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(threads, formats))
+    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init,
+                                                      initargs=(threads, formats, os.getpid()))
     try:
         results = pool.map(_worker_build, [(mc, root, use_cache) for mc in cfg.models], chunksize=1)
         pool.close()
@@ -332,9 +334,24 @@ class BuildFailed:
         return e
 
 
-def _worker_init(threads: int, formats: list[str]) -> None:
+def exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """End this process soon after `parent` is gone (killed with -9, say), so a worker never goes on
+    converting and writing as an orphan: a daemon thread watches for being reparented."""
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def _worker_init(threads: int, formats: list[str], parent: int) -> None:
     from mobilesdk.logs import quiet_toolchain_logs
 
+    exit_with_parent(parent)
     quiet_toolchain_logs()
     torch.set_num_threads(threads)
     for fmt in formats:

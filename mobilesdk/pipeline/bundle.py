@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mobilesdk.errors import BundleError
 from mobilesdk.golden import TextRow
 from mobilesdk.manifest import FileEntry, Manifest
 
@@ -20,13 +21,32 @@ MANIFEST = "manifest.json"
 REPORT = "report.md"
 
 
+def check_out(out: Path) -> None:
+    """Refuse, before any work, an output directory the build could not write or must not replace: one
+    that cannot be created, or an existing directory that is not a bundle (the config's own folder, a
+    parent of the cache, a home directory), which staging would replace whole."""
+    out = out.resolve()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise BundleError(f"`{out}` exists and is not a bundle, and the build would replace it whole. "
+                          "Fix: pass --out a new or empty directory, or a bundle an earlier build wrote")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.parent / f".{out.name}.probe-{os.getpid()}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as e:
+        raise BundleError(f"cannot write the bundle at `{out}`: {e.strerror or e}. "
+                          "Fix: pass --out a directory you can create and write") from None
+
+
 @contextlib.contextmanager
 def staging(out: Path):
     """Yield an empty directory beside `out`; on success it replaces `out`, on failure it vanishes."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a killed build
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a killed build; a running one keeps its own
+        if not _running(stale.name.rsplit("-", 1)[-1]):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     tmp.mkdir()
     try:
@@ -39,6 +59,17 @@ def staging(out: Path):
         os.replace(out, old)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _running(pid: str) -> bool:
+    """Whether the process with this id still runs (it may be another user's: then it counts as running)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sha256_file(path: Path) -> str:

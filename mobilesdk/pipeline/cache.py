@@ -7,7 +7,8 @@ A conversion's key hashes everything that can change its output:
   imports, followed transitively (`source_files`), so an edit to any helper invalidates it;
 - the toolchain versions, the precision, the spec, the converter's options from bundle.toml, and the
   example and calibration batches.
-A hit copies the cached files into place instead of converting again.
+A hit copies the cached files into place instead of converting again, after checking each file
+against the sha256 recorded when it was stored: a damaged entry is reported, dropped and converted again.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +113,16 @@ def _imports(path: Path, module: str) -> list[str]:
     return out
 
 
+def _digest(path: Path) -> str:
+    """sha256 of a file, or of a directory artifact's files and their relative paths."""
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if f.is_file():
+            h.update(f.relative_to(path).as_posix().encode() if path.is_dir() else b"")
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def _copy(src: Path, dst: Path) -> None:
     """Copy a file or a directory artifact (an .mlpackage is a directory)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +150,12 @@ class Cache:
         if not meta_path.exists():
             return None
         record = json.loads(meta_path.read_text())
+        digests = record.get("sha256", {})
+        damaged = next((n for n in record["files"] if not (entry / n).exists() or _digest(entry / n) != digests.get(n)), None)
+        if damaged is not None:  # changed on disk since it was stored (or stored before entries had digests)
+            print(f"cache: entry {key[:12]} has `{damaged}` differing from its record; converting again", file=sys.stderr)
+            shutil.rmtree(entry, ignore_errors=True)
+            return None
         files = []
         for name in record["files"]:
             _copy(entry / name, out_dir / name)
@@ -156,6 +174,7 @@ class Cache:
             rel = f.relative_to(out_dir).as_posix()
             _copy(f, tmp / rel)
             names.append(rel)
-        (tmp / "converted.json").write_text(json.dumps({"files": names, "meta": converted.meta}))
+        digests = {n: _digest(tmp / n) for n in names}
+        (tmp / "converted.json").write_text(json.dumps({"files": names, "meta": converted.meta, "sha256": digests}))
         shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)

@@ -107,3 +107,27 @@ def test_a_no_op_rebuild_converts_nothing(tmp_path, monkeypatch):
     assert len(writes) == 1, "the second build converted again"
     assert "cached" in log.getvalue()
     assert [a.parity for m in first.models for a in m.artifacts] == [a.parity for m in second.models for a in m.artifacts]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "edit_inside_a_directory", "delete"])
+def test_a_damaged_cache_entry_is_reported_dropped_and_converted_again(tmp_path, capsys, damage):
+    from converters.base import Converted
+
+    out = tmp_path / "out"
+    (out / "model.mlpackage/Data").mkdir(parents=True)  # a file artifact and a directory artifact
+    (out / "model.pte").write_bytes(b"program" * 100)
+    (out / "model.mlpackage/Data/weights.bin").write_bytes(b"weights" * 100)
+    store = cache.Cache(tmp_path / "cache")
+    store.store("k" * 32, Converted([out / "model.pte", out / "model.mlpackage"], {"size": 1}), out)
+    restored = store.restore("k" * 32, tmp_path / "a")
+    assert restored is not None and (tmp_path / "a/model.mlpackage/Data/weights.bin").read_bytes() == b"weights" * 100
+    entry = tmp_path / "cache" / ("k" * 32)
+    if damage == "truncate":
+        (entry / "model.pte").write_bytes(b"program")
+    elif damage == "edit_inside_a_directory":
+        (entry / "model.mlpackage/Data/weights.bin").write_bytes(b"weightz" * 100)
+    else:
+        (entry / "model.pte").unlink()
+    assert store.restore("k" * 32, tmp_path / "b") is None  # a miss: the build converts again
+    assert "differing from its record; converting again" in capsys.readouterr().err
+    assert not entry.exists() and not (tmp_path / "b").exists()

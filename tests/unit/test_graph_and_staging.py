@@ -1,9 +1,11 @@
 import io
+import os
+from pathlib import Path
 
 import pytest
 
-from mobilesdk.pipeline.bundle import staging
-from mobilesdk.errors import InternalError
+from mobilesdk.errors import BundleError, InternalError
+from mobilesdk.pipeline.bundle import check_out, staging
 from mobilesdk.pipeline.graph import Graph, Progress
 
 
@@ -101,3 +103,63 @@ def test_a_converter_that_raises_fails_its_row_and_the_build_goes_on(tmp_path):
     assert result.error == "`raising` fp32 conversion raised RuntimeError: Constraints violated (samples)!"
     with pytest.raises(InternalError):
         convert_step(job(InternalError("our bug")), loaded, golden, captured, cache)
+
+
+def test_an_output_directory_that_is_not_a_bundle_or_cannot_be_written_is_refused_before_any_work(tmp_path):
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project/bundle.toml").write_text("[bundle]\n")  # the config's own folder: staging would replace it
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old/manifest.json").write_text("{}")  # an earlier bundle is replaced, as a build should
+    for out, message in ((tmp_path / "project", "exists and is not a bundle"), (tmp_path / "file", "exists and is not a bundle"),
+                         (tmp_path / "file/sub", "cannot write the bundle at"), (Path("/proc/forbidden/x"), "cannot write")):
+        with pytest.raises(BundleError, match=message):
+            check_out(out)
+    assert (tmp_path / "project/bundle.toml").read_text() == "[bundle]\n"
+    for ok in (tmp_path / "new/bundle", tmp_path / "old", tmp_path / "empty"):
+        check_out(ok)
+    assert not list(tmp_path.glob(".*probe*")) and not list((tmp_path / "new").iterdir())
+
+
+def test_staging_removes_what_killed_builds_left_but_not_a_running_builds_directory(tmp_path):
+    gone = tmp_path / ".bundle.tmp-999999999"  # above any pid Linux hands out: that build is gone
+    alive = tmp_path / f".bundle.tmp-{os.getppid()}"  # pytest's parent: running
+    for d in (gone, alive):
+        d.mkdir()
+    with staging(tmp_path / "bundle") as root:
+        (root / "manifest.json").write_text("{}")
+    assert not gone.exists() and alive.is_dir() and (tmp_path / "bundle/manifest.json").is_file()
+
+
+def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
+    """What -j N workers do (build._worker_init): a parent killed with -9 leaves no orphan converting on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import os, time; from mobilesdk.pipeline.build import exit_with_parent; "
+        f"exit_with_parent(os.getppid()); open(r\"{child}\", \"w\").write(str(os.getpid())); time.sleep(120)'])\n"
+        "time.sleep(120)")])
+    deadline = time.time() + 60
+    while not (child.exists() and child.read_text()) and time.time() < deadline:
+        time.sleep(0.2)
+    pid = int(child.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while _alive(pid) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid), "the worker outlived its killed parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # an exited child not yet reaped by init counts as gone
+        return f.read().split()[2] != "Z"
