@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from android_bridge.kotlin import bundle_source
-from mobilesdk.bindings import BundleBinding, describe
+from mobilesdk.bindings import BundleBinding, describe, readme
 from mobilesdk.manifest import Manifest
 
 HERE = Path(__file__).resolve().parent
@@ -32,7 +32,24 @@ def generate(root: Path, manifest: Manifest) -> dict[str, bytes]:
     files = {f"{SOURCES}/{p.name}": p.read_bytes() for d in (TEMPLATES, ADAPTERS) for p in sorted(d.glob("*.kt"))}
     files[f"{SOURCES}/{b.ident}.kt"] = bundle_source(b).encode()
     files["build.gradle.kts"] = gradle(b, manifest.toolchain.get("executorch", EXECUTORCH_FALLBACK)).encode()
+    files["README.md"] = readme(b, "android", "Kotlin", USAGE.replace("BUNDLE", b.ident), VERIFIED).encode()
     return files
+
+
+USAGE = """
+val engine = ExecuTorchEngine(AndroidAssets(context))   // LiteRtEngine(...) for the tflite artifacts
+val model = BUNDLE.models.keys.first()                    // or a typed factory: BUNDLE.<model>(engine)
+val report = BUNDLE.selfTest(model, "executorch", "fp32", engine, context.filesDir.resolve("selftest"))
+check(report.passed) { report.render() }
+"""
+VERIFIED = """
+Verified where mobilesdk is tested (a Linux JVM): the plain-Kotlin sources compile with kotlinc 2.4 and
+give Python's tokens, spans, CTC segments and chunked enhancement, and through the real
+executorch.runtime and ai_edge_litert the same results as `mobilesdk run`. **Not verified there:**
+`ExecuTorchEngine`, `LiteRtEngine` and `AndroidAssets` were compiled only against signature stubs of
+the ExecuTorch, LiteRT and Android APIs, and this Gradle file was never run: build it in your app,
+and run `selfTest` on a device to check the artifacts in the device's runtime.
+"""
 
 
 def gradle(b: BundleBinding, executorch: str) -> str:

@@ -118,5 +118,10 @@ def bundle_source(b: BundleBinding) -> str:
             f"    /** sha256 of the manifest.json these bindings were generated from; self-test results carry it. */\n"
             f"    const val MANIFEST_SHA256 = {string(b.manifest_sha256)}\n\n"
             + "\n".join(blocks) +
-            f"\n    val models: Map<String, ModelInfo> = mapOf({models})\n"
+            f"\n    val models: Map<String, ModelInfo> = mapOf({models})\n\n"
+            f"    /** The golden self-test of one model's artifact on `engine`; results written to `writeTo` carry this bundle's name and manifest digest. */\n"
+            f"    fun selfTest(model: String, format: String, precision: String, engine: Engine, writeTo: java.io.File? = null): SelfTestReport {{\n"
+            f"        val info = models[model] ?: throw MobileSdkException(\"no model `$model` in bundle $NAME. Fix: use one of ${{models.keys.joinToString()}}\")\n"
+            f"        return SelfTest.run(info, info.artifact(format, precision), engine, NAME, MANIFEST_SHA256, writeTo)\n"
+            f"    }}\n"
             f"}}\n")

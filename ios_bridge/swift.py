@@ -114,5 +114,12 @@ def bundle_source(b: BundleBinding) -> str:
             f"    /// sha256 of the manifest.json these bindings were generated from; self-test results carry it.\n"
             f"    public static let manifestSha256 = {string(b.manifest_sha256)}\n\n"
             + "\n".join(blocks) +
-            f"\n    public static let models: [String: ModelInfo] = [{models or ':'}]\n"
+            f"\n    public static let models: [String: ModelInfo] = [{models or ':'}]\n\n"
+            f"    /// The golden self-test of one model's artifact on `engine`; results written to `writeTo` carry this bundle's name and manifest digest.\n"
+            f"    public static func selfTest(_ model: String, format: String, precision: String, engine: Engine, writeTo: URL? = nil) throws -> SelfTestReport {{\n"
+            f"        guard let info = models[model] else {{\n"
+            f"            throw MobileSDKError(\"no model `\\(model)` in bundle \\(name). Fix: use one of \\(models.keys.sorted().joined(separator: \", \"))\")\n"
+            f"        }}\n"
+            f"        return try SelfTest.run(info, try info.artifact(format, precision), engine, bundle: name, manifestSha256: manifestSha256, writeTo: writeTo)\n"
+            f"    }}\n"
             f"}}\n")

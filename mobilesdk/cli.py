@@ -17,6 +17,8 @@ EPILOG = textwrap.dedent(
       mobilesdk build examples/bundle.toml -j 2                # two models at a time
       mobilesdk verify dist/bundle                             # re-hash files and re-run parity
       mobilesdk bindings dist/bundle                           # Kotlin and Swift bindings, from the manifest
+      mobilesdk check dist/bundle selftest/                    # judge what a device's self-test wrote
+      mobilesdk compare release/bundle dist/bundle             # regressions since the last release
       mobilesdk run dist/bundle textclf "说实话 I really like 这个新功能 😊"   # sentiment and language spans
       mobilesdk spec examples/huggingface/bundle.toml          # the spec each model builds with, as TOML
       mobilesdk models                                         # the reference model families
@@ -71,7 +73,41 @@ def cmd_bindings(args) -> int:
                           "Fix: rebuild the bundle")
     written = bindings.write(root, manifest)
     for platform in bindings.PLATFORMS:
-        print(f"{root / platform}: {sum(w.startswith(platform + '/') for w in written)} files")
+        count = sum(w.startswith(platform + "/") for w in written)
+        print(f"{root / platform}: {count} files; {root / platform / 'README.md'} says how to use them and what was not verified here")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from mobilesdk.pipeline.results import judge, result_dirs
+    from mobilesdk.pipeline.verify import read_manifest
+
+    root = Path(args.bundle)
+    manifest = read_manifest(root)
+    judged = [judge(root, manifest, where) for where in result_dirs(Path(args.results))]
+    for j in judged:
+        print(j.render())
+    failed = [j.label for j in judged if not j.passed]
+    if failed:
+        print(f"{len(failed)} of {len(judged)} device results FAIL parity: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"{len(judged)} device results pass parity")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from mobilesdk.pipeline.compare import compare
+
+    compared, added = compare(Path(args.old), Path(args.new), args.max_drop_db, args.max_drop_agreement)
+    for cell in compared:
+        print(cell.render())
+    for label in added:
+        print(f"  {label:<40} new")
+    regressed = [c.label for c in compared if c.regressions]
+    if regressed:
+        print(f"{len(regressed)} of {len(compared)} cells regressed: {', '.join(regressed)}", file=sys.stderr)
+        return 1
+    print(f"no regressions in {len(compared)} cells" + (f"; {len(added)} new" if added else ""))
     return 0
 
 
@@ -218,6 +254,23 @@ def parser() -> argparse.ArgumentParser:
                         "manifest.json alone. `build` writes them too; `verify` checks them.")
     bi.add_argument("bundle", help="a directory written by `mobilesdk build`")
     bi.set_defaults(fn=cmd_bindings)
+    ch = sub.add_parser("check", help="judge outputs a device's self-test wrote with the bundle's thresholds",
+                        description="Read what the bindings' selfTest wrote on a device (results.json and a <case>.npz "
+                        "per golden case; RESULTS may hold several such directories) and judge the outputs against "
+                        "PyTorch's golden outputs with the manifest's thresholds, as `build` did here. Exit 1 on a failure.")
+    ch.add_argument("bundle", help="the bundle the app shipped")
+    ch.add_argument("results", help="a directory the self-test wrote, or one holding several")
+    ch.set_defaults(fn=cmd_check)
+    co = sub.add_parser("compare", help="what changed between two bundles, and whether anything regressed",
+                        description="Compare every model x format x precision of OLD with NEW: SQNR and agreement per "
+                        "output, size, mask-suite rows. Exit 1 when an SQNR falls more than --max-drop-db, an agreement "
+                        "more than --max-drop-agreement, a passing cell or mask-suite row now fails, or a cell is gone.")
+    co.add_argument("old", help="the bundle to compare against (e.g. the last release's)")
+    co.add_argument("new", help="the bundle just built")
+    co.add_argument("--max-drop-db", type=float, default=3.0, metavar="DB", help="largest SQNR drop that is not a regression (default 3)")
+    co.add_argument("--max-drop-agreement", type=float, default=0.01, metavar="X",
+                    help="largest agreement drop that is not a regression (default 0.01)")
+    co.set_defaults(fn=cmd_compare)
     sp = sub.add_parser("spec", help="print each model's spec as TOML (derived for huggingface models)",
                         description="Load the models of CONFIG and print the ModelSpec each is built with, as "
                         "TOML to copy into bundle.toml as [models.<name>.spec] and adjust.")

@@ -33,7 +33,7 @@ class SelfTestReport(val model: String, val format: String, val precision: Strin
         }).joinToString("\n")
 
     fun toJson(bundle: String, manifestSha256: String): String {
-        fun num(x: Double?) = when { x == null -> "null"; x.isNaN() -> "null"; else -> x.toString() }
+        fun num(x: Double?) = if (x == null || !x.isFinite()) "null" else x.toString()
         fun str(s: String) = "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\""
         val rows = checks.joinToString(",\n    ") { c ->
             "{\"output\": ${str(c.output)}, \"sqnr_db\": ${num(c.sqnrDb)}, \"agreement\": ${num(c.agreement)}, " +

@@ -37,7 +37,7 @@ public final class CoreMLEngine: Engine {
             guard let array = result.featureValue(for: name)?.multiArrayValue else {
                 throw MobileSDKError("\(file) gave no output `\(name)`. Fix: rebuild the bundle")
             }
-            out[name] = try .float32(array.shape.map(\.intValue), (0..<array.count).map { array[$0].floatValue })
+            out[name] = try Tensor.float32(array.shape.map(\.intValue), (0..<array.count).map { array[$0].floatValue })
         }
         return out
     }

@@ -11,7 +11,9 @@ public class GenericModel {
     private let runner: ArtifactRunner
 
     public init(_ info: ModelInfo, _ artifact: ArtifactInfo, _ engine: Engine) throws {
-        (self.info, self.artifact, self.engine) = (info, artifact, engine)
+        self.info = info
+        self.artifact = artifact
+        self.engine = engine
         runner = try ArtifactRunner(info, artifact, engine)
     }
 
@@ -58,7 +60,7 @@ public class GenericModel {
                 default: return 0
                 }
             }
-            out[t.name] = try t.dtype == .float32 ? .float32(shape, values.map { Float($0) }) : .integer(t.dtype, shape, values.map { Int64($0) })
+            out[t.name] = try t.dtype == .float32 ? Tensor.float32(shape, values.map { Float($0) }) : Tensor.integer(t.dtype, shape, values.map { Int64($0) })
         }
         return out
     }
@@ -123,7 +125,8 @@ public class AudioModel: GenericModel {
         guard let audio = info.input(kind: "audio"), let samples = info.dim(audio.shape.last!.dim) else {
             throw MobileSDKError("model `\(info.name)` takes no audio input of dynamic length")
         }
-        (self.audio, self.samples) = (audio, samples)
+        self.audio = audio
+        self.samples = samples
         try super.init(info, artifact, engine)
     }
 

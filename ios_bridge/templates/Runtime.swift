@@ -20,7 +20,9 @@ public struct ArtifactRunner {
         if artifact.format != "coreml" {
             throw MobileSDKError("`\(artifact.format)` artifacts do not run on iOS. Fix: pick a coreml artifact of model `\(model.name)`")
         }
-        (self.model, self.artifact, self.engine) = (model, artifact, engine)
+        self.model = model
+        self.artifact = artifact
+        self.engine = engine
     }
 
     /// Core ML models keep the spec's names, dtypes and flexible lengths: the inputs go as they are.

@@ -16,7 +16,10 @@ public struct Axis: CustomStringConvertible {
 public struct Dim {
     public let name: String, min: Int, max: Int, multipleOf: Int
     public init(_ name: String, _ min: Int, _ max: Int, _ multipleOf: Int) {
-        (self.name, self.min, self.max, self.multipleOf) = (name, min, max, multipleOf)
+        self.name = name
+        self.min = min
+        self.max = max
+        self.multipleOf = multipleOf
     }
     public func check(_ n: Int) -> Bool { n >= min && n <= max && n % multipleOf == 0 }
 }
@@ -25,7 +28,9 @@ public struct Dim {
 public struct DerivedDim {
     public let name: String, source: String, convStack: [(Int, Int)]
     public init(_ name: String, _ source: String, _ convStack: [(Int, Int)]) {
-        (self.name, self.source, self.convStack) = (name, source, convStack)
+        self.name = name
+        self.source = source
+        self.convStack = convStack
     }
     public var stride: Int { convStack.reduce(1) { $0 * $1.1 } }
     public var receptiveField: Int {
@@ -57,7 +62,9 @@ public struct TensorInfo {
 public struct Threshold {
     public let sqnrDb: Double, agreement: Double, tieMargin: Double
     public init(_ sqnrDb: Double, _ agreement: Double, _ tieMargin: Double) {
-        (self.sqnrDb, self.agreement, self.tieMargin) = (sqnrDb, agreement, tieMargin)
+        self.sqnrDb = sqnrDb
+        self.agreement = agreement
+        self.tieMargin = tieMargin
     }
 }
 
@@ -73,7 +80,10 @@ public struct ArtifactInfo {
 
 public struct GoldenInfo {
     public let name: String, path: String
-    public init(_ name: String, _ path: String) { (self.name, self.path) = (name, path) }
+    public init(_ name: String, _ path: String) {
+        self.name = name
+        self.path = path
+    }
 }
 
 public struct ModelInfo {
@@ -132,7 +142,7 @@ public struct ModelInfo {
             }
         }
         for (d, n) in out {
-            guard let dim = dim(d) else { continue }
+            guard let dim = self.dim(d) else { continue }
             if !dim.check(n) {
                 throw MobileSDKError("`\(d)` is \(n); model `\(name)` takes \(dim.min)...\(dim.max)"
                     + (dim.multipleOf > 1 ? ", a multiple of \(dim.multipleOf)" : "") + ". Fix: pad or cut the input to such a length")

@@ -106,9 +106,9 @@ public enum Npy {
         let stored = fortran ? Array(shape.reversed()) : shape
         let t: Tensor
         switch dtype {
-        case .float32: t = try .float32(stored, (0..<n).map { Float(bitPattern: readLE(body, $0 * 4) as UInt32) })
-        case .int32: t = try .integer(.int32, stored, (0..<n).map { Int64(Int32(bitPattern: readLE(body, $0 * 4) as UInt32)) })
-        case .int64: t = try .integer(.int64, stored, (0..<n).map { Int64(bitPattern: readLE(body, $0 * 8) as UInt64) })
+        case .float32: t = try Tensor.float32(stored, (0..<n).map { Float(bitPattern: readLE(body, $0 * 4) as UInt32) })
+        case .int32: t = try Tensor.integer(.int32, stored, (0..<n).map { Int64(Int32(bitPattern: readLE(body, $0 * 4) as UInt32)) })
+        case .int64: t = try Tensor.integer(.int64, stored, (0..<n).map { Int64(bitPattern: readLE(body, $0 * 8) as UInt64) })
         }
         return fortran ? t.permute(Array((0..<shape.count).reversed())) : t
     }

@@ -107,7 +107,7 @@ public final class WordPieceTokenizer {
         }
         if config.handleChineseChars { n = map(n) { c in Self.isChinese(c) ? [space, c, space] : [c] } }
         if config.stripAccents {
-            n = map(n) { c in String(c).decomposedStringWithCanonicalMapping.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark } }
+            n = map(n) { c in Array(String(c).decomposedStringWithCanonicalMapping.unicodeScalars).filter { $0.properties.generalCategory != .nonspacingMark } }
         }
         if config.lowercase { n = map(n) { c in Array(c.properties.lowercaseMapping.unicodeScalars) } }
         return n

@@ -36,10 +36,12 @@ def write(root: Path, manifest: Manifest) -> list[str]:
 
 def check(root: Path, manifest: Manifest) -> list[str]:
     """Problems with the bundle's bindings: files that differ from a fresh generation, missing or extra."""
-    want = generate(root, manifest)
-    have = {p.relative_to(root).as_posix() for d in PLATFORMS for p in (root / d).rglob("*") if p.is_file()}
     fix = f"Fix: run `mobilesdk bindings {root}`"
-    problems = [f"`{rel}` is missing. {fix}" for rel in sorted(set(want) - have)]
+    absent = [d for d in PLATFORMS if not (root / d).is_dir()]
+    want = {rel: data for rel, data in generate(root, manifest).items() if rel.split("/", 1)[0] not in absent}
+    have = {p.relative_to(root).as_posix() for d in PLATFORMS for p in (root / d).rglob("*") if p.is_file()}
+    problems = [f"`{d}/` (the generated bindings) is missing. {fix}" for d in absent]
+    problems += [f"`{rel}` is missing. {fix}" for rel in sorted(set(want) - have)]
     problems += [f"`{rel}` is not a generated bindings file (unexpected file). {fix}" for rel in sorted(have - set(want))]
     problems += [f"`{rel}` differs from what the manifest generates (modified). {fix}"
                  for rel in sorted(have & set(want)) if (root / rel).read_bytes() != want[rel]]

@@ -141,7 +141,7 @@ fun json(s: String) = "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"").repla
 /** COMMAND OBJECT MODEL FORMAT PRECISION BUNDLE PYTHON DEVICE WORK ...: one model on one artifact through ProcessEngine. */
 fun withModel(a: Array<String>) {
     val info = info(a[1], a[2])
-    val artifact = info.artifact(a[3], a[4])
+    val artifact = info.artifact(a[3], a[4])  // a typed error for an artifact the bundle lacks, before any runtime starts
     ProcessEngine(File(a[5]), a[6], a[7], File(a[8])).use { engine ->
         when (a[0]) {
             "classify" -> {
@@ -172,8 +172,15 @@ fun withModel(a: Array<String>) {
                 val y = GenericModel(info, artifact, engine).run(inputs)
                 File(a[10]).outputStream().use { Npy.writeNpz(y, it) }
             }
-            "selftest" -> {
-                val report = SelfTest.run(info, artifact, engine, "bundle", "sha", File(a[9]))
+            "selftest" -> {  // through the generated object, which stamps the bundle's name and manifest digest
+                val obj = Class.forName("mobilesdk.${a[1]}").getDeclaredField("INSTANCE").get(null)
+                val run = obj.javaClass.getMethod("selfTest", String::class.java, String::class.java, String::class.java,
+                    Engine::class.java, File::class.java)
+                val report = try {
+                    run.invoke(obj, a[2], a[3], a[4], engine, File(a[9])) as SelfTestReport
+                } catch (e: java.lang.reflect.InvocationTargetException) {
+                    throw e.targetException
+                }
                 println(report.render())
             }
         }

@@ -13,6 +13,7 @@ compiled with the kotlinc `make setup` installs, beside tests/bridges/Harness.kt
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -101,6 +102,12 @@ def test_verify_catches_edited_bindings_and_the_bindings_command_restores_them(b
     r = cli("bindings", copy)
     assert r.returncode == 0 and "android" in r.stdout
     assert cli("verify", copy, "--hashes-only").returncode == 0
+    shutil.rmtree(copy / "ios")
+    r = cli("verify", copy, "--hashes-only")
+    assert r.returncode == 1 and "`ios/` (the generated bindings) is missing. Fix: run `mobilesdk bindings" in r.stderr
+    (copy / "models/textclf/vocab.txt").write_text("[PAD]\n")  # bindings made from a changed bundle would lie
+    r = cli("bindings", copy)
+    assert r.returncode == 2 and "does not match its manifest" in r.stderr and r.stderr.count("\n") == 1
 
 
 # --- pre- and post-processing equal Python's ----------------------------------------------------
@@ -272,6 +279,7 @@ def test_self_test_passes_and_writes_the_outputs_it_got(classes, bundle, tmp_pat
     assert out.stdout.startswith(f"{model} {fmt}/fp32 on ") and ": pass" in out.stdout.splitlines()[0], out.stdout
     report = json.loads((results / "results.json").read_text())
     assert report["passed"] and report["model"] == model and report["format"] == fmt
+    assert report["bundle"] == shared.NAME and report["manifest_sha256"] == hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest()
     manifest = json.loads((bundle / "manifest.json").read_text())
     entry = next(m for m in manifest["models"] if m["name"] == model)
     assert report["cases"] == [g["name"] for g in entry["golden"]]
@@ -340,16 +348,43 @@ def test_asking_for_an_artifact_the_bundle_lacks_lists_the_ones_it_has(classes, 
 
 
 # --- the device adapters ----------------------------------------------------------------------
-def readme_example(language: str) -> str:
-    """The README's usage example in `language` (its first ```kotlin or ```swift block)."""
-    text = (ROOT / "README.md").read_text()
-    return text.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+def readme_example(readme: Path, language: str) -> str:
+    """A README's usage example in `language` (its first ```kotlin or ```swift block)."""
+    return readme.read_text().split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
-def test_adapters_and_the_readme_example_compile_against_the_runtimes_signature_stubs(bundle, tmp_path):
+def test_adapters_and_the_readme_examples_compile_against_the_runtimes_signature_stubs(bundle, tmp_path):
     stubs = jvm.compile_java(sorted((HERE / "stubs").rglob("*.java")), tmp_path / "stubs")
     sources = sorted((bundle / "android/src/main/kotlin/mobilesdk").glob("*.kt"))
-    example = tmp_path / "Example.kt"
-    body = readme_example("kotlin").replace("MobilesdkDemo", OBJECT)
-    example.write_text("import mobilesdk.*\n\nfun example(context: android.content.Context, pcm16k: FloatArray) {\n" + body + "}\n")
-    jvm.compile_kotlin([*sources, example], tmp_path / "classes", classpath=[stubs])
+    examples = []
+    for i, readme in enumerate((ROOT / "README.md", bundle / "android/README.md")):  # the project's and the module's
+        body = readme_example(readme, "kotlin").replace("MobilesdkDemo", OBJECT)
+        examples.append(tmp_path / f"Example{i}.kt")
+        examples[-1].write_text(f"import mobilesdk.*\n\nfun example{i}(context: android.content.Context, pcm16k: FloatArray) {{\n{body}}}\n")
+    jvm.compile_kotlin([*sources, *examples], tmp_path / "classes", classpath=[stubs])
+
+
+# --- device results read back -----------------------------------------------------------------------
+def test_check_judges_what_the_self_test_wrote_and_catches_a_degraded_device(classes, bundle, tmp_path):
+    results = tmp_path / "device"
+    for model, fmt in (("textclf", "tflite"), ("aligner", "executorch")):
+        model_cmd(classes, bundle, tmp_path, "selftest", model, fmt, "fp32", results / f"{model}-{fmt}")
+    r = cli("check", bundle, results)
+    assert r.returncode == 0, r.stderr
+    assert "textclf/tflite/fp32" in r.stdout and "aligner/executorch/fp32" in r.stdout and "2 device results pass" in r.stdout
+
+    case = next(results.glob("aligner-executorch/*.npz"))  # a device whose runtime drifts: outputs 5% off
+    with np.load(case) as z:
+        arrays = {k: z[k] * 1.05 for k in z.files}
+    np.savez(case, **arrays)
+    r = cli("check", bundle, results)
+    assert r.returncode == 1 and "1 of 2 device results FAIL parity: aligner/executorch/fp32" in r.stderr
+
+    meta = json.loads((results / "textclf-tflite/results.json").read_text())
+    (results / "textclf-tflite/results.json").write_text(json.dumps(meta | {"manifest_sha256": "0" * 64}))
+    r = cli("check", bundle, results / "textclf-tflite")
+    assert r.returncode == 2 and "made with bindings of another bundle" in r.stderr and r.stderr.count("\n") == 1
+    next((results / "aligner-executorch").glob("*.npz")).unlink()
+    r = cli("check", bundle, results / "aligner-executorch")
+    assert r.returncode == 2 and "the self-test wrote no outputs for golden case" in r.stderr
+    assert cli("check", bundle, tmp_path / "nothing").returncode == 2
