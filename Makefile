@@ -8,10 +8,13 @@ BIN := $(VENV)/bin
 # (Debian's kotlin is 1.3; Maven is out of reach here). Needs Node.js's npm and a JDK.
 KOTLIN_VERSION := 2.4.20
 KOTLIN_STAMP := $(VENV)/kotlinc/.version-$(KOTLIN_VERSION)
+# The JUnit XML schema Jenkins and the common CI systems read (junit-10.xsd), the copy pytest's own
+# tests validate against, taken from pytest's source distribution: the tests validate `--junit` files with it.
+JUNIT_XSD := $(VENV)/share/junit-10.xsd
 
 .PHONY: setup demo test test-fast clean
 
-setup: $(STAMP) $(KOTLIN_STAMP)
+setup: $(STAMP) $(KOTLIN_STAMP) $(JUNIT_XSD)
 
 $(STAMP): requirements/toolchain.txt requirements/nodeps.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +31,13 @@ $(KOTLIN_STAMP):
 	  tar xzf kotlin-compiler-$(KOTLIN_VERSION).tgz && mv package kotlinc && rm kotlin-compiler-$(KOTLIN_VERSION).tgz && touch kotlinc/.version-$(KOTLIN_VERSION) && \
 	  echo "setup: kotlinc $(KOTLIN_VERSION) in $(VENV)/kotlinc (the bindings' tests compile with it)"; \
 	else echo "setup: no npm or java here, so no Kotlin compiler: the Android bindings' tests will skip"; fi
+
+$(JUNIT_XSD): requirements/toolchain.txt | $(STAMP)
+	@rm -rf $(VENV)/share/pytest-sdist && mkdir -p $(VENV)/share
+	$(BIN)/pip download -q --disable-pip-version-check --no-deps --no-binary :all: -d $(VENV)/share/pytest-sdist \
+	  "$$(grep '^pytest==' requirements/toolchain.txt)"
+	tar xzf $(VENV)/share/pytest-sdist/pytest-*.tar.gz -C $(VENV)/share --strip-components=3 --wildcards '*/testing/example_scripts/junit-10.xsd'
+	@rm -rf $(VENV)/share/pytest-sdist && test -f $@
 
 demo: setup
 	$(BIN)/mobilesdk build examples/bundle.toml --out dist/bundle --jobs 2

@@ -31,7 +31,7 @@ def main() -> int:
     print("|---|---|---|---:|---:|---:|---:|")
     for model in manifest["models"]:
         spec = spec_from_json(json.loads((args.bundle / model["spec_path"]).read_text()))
-        inputs, _, _ = load_golden(args.bundle / model["golden"][0]["path"])
+        inputs, _, _, _ = load_golden(args.bundle / model["golden"][0]["path"])
         ctx = BuildContext(model=model["name"], spec=spec, example_inputs=inputs)
         runners = {}
         for a in model["artifacts"]:

@@ -16,6 +16,7 @@ EPILOG = textwrap.dedent(
       mobilesdk build examples/bundle.toml --out dist/bundle   # convert, check parity, write the bundle
       mobilesdk build examples/bundle.toml -j 2                # two models at a time
       mobilesdk verify dist/bundle                             # re-hash files and re-run parity
+      mobilesdk verify dist/bundle --reference refs/ --junit verify.xml   # ... and against your outputs
       mobilesdk bindings dist/bundle                           # Kotlin and Swift bindings, from the manifest
       mobilesdk check dist/bundle selftest/                    # judge what a device's self-test wrote
       mobilesdk compare release/bundle dist/bundle             # regressions since the last release
@@ -24,18 +25,31 @@ EPILOG = textwrap.dedent(
       mobilesdk models                                         # the reference model families
       mobilesdk doctor                                         # which converters can run here
 
+    CI: build, verify, check and compare take --junit FILE and --json FILE, and print GitHub
+    annotations (::error) for each failure when GITHUB_ACTIONS=true; .github/workflows/bundle.yml shows
+    the whole loop (cache, build, verify, compare with the last release, upload).
+
     exit codes: 0 success, 1 parity or verification failed, 2 bad input (the message says what to fix)
     """
 )
 
 
+def ci_files(args, command: str, outcomes) -> None:
+    """--junit / --json files and GitHub annotations (mobilesdk/pipeline/ci_report.py)."""
+    from mobilesdk.pipeline import ci_report
+
+    ci_report.write(outcomes, command, args.junit, args.json_summary)
+
+
 def cmd_build(args) -> int:
     from mobilesdk.pipeline import load_config
     from mobilesdk.pipeline.build import build
+    from mobilesdk.pipeline.ci_report import manifest_outcomes
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else cfg.out or Path("dist/bundle")
     manifest = build(cfg, out, use_cache=not args.no_cache, jobs=args.jobs)
+    ci_files(args, "build", manifest_outcomes(manifest))
     rows = [a for m in manifest.models for a in m.artifacts]
     failed = [f"{m.name}/{a.format}/{a.precision}" for m in manifest.models for a in m.artifacts if not a.passed and not a.diagnostic]
     print(f"wrote {out}: {len(manifest.models)} models, {len(rows)} artifacts, report at {out / 'report.md'}")
@@ -49,7 +63,9 @@ def cmd_build(args) -> int:
 def cmd_verify(args) -> int:
     from mobilesdk.pipeline.verify import verify
 
-    report = verify(Path(args.bundle), parity=not args.hashes_only)
+    report = verify(Path(args.bundle), parity=not args.hashes_only,
+                    reference=Path(args.reference) if args.reference else None)
+    ci_files(args, "verify", report.outcomes)
     for line in report.checked:
         print(line)
     if report.ok:
@@ -79,12 +95,14 @@ def cmd_bindings(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from mobilesdk.pipeline.ci_report import rows_outcomes
     from mobilesdk.pipeline.results import judge, result_dirs
     from mobilesdk.pipeline.verify import read_manifest
 
     root = Path(args.bundle)
     manifest = read_manifest(root)
     judged = [judge(root, manifest, where) for where in result_dirs(Path(args.results))]
+    ci_files(args, "check", [o for j in judged for o in rows_outcomes(j.label.replace("/", "."), j.rows, j.given)])
     for j in judged:
         print(j.render())
     failed = [j.label for j in judged if not j.passed]
@@ -99,6 +117,7 @@ def cmd_compare(args) -> int:
     from mobilesdk.pipeline.compare import compare
 
     compared, added = compare(Path(args.old), Path(args.new), args.max_drop_db, args.max_drop_agreement)
+    ci_files(args, "compare", [c.outcome() for c in compared])
     for cell in compared:
         print(cell.render())
     for label in added:
@@ -203,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    b = sub.add_parser("build", help="convert every model in a bundle.toml and check parity",
+    b = sub.add_parser("build", parents=[ci_parent()], help="convert every model in a bundle.toml and check parity",
                        description="Convert every model in CONFIG to each format and precision, run parity on the "
                        "golden inputs in each runtime, and write the bundle atomically.")
     b.add_argument("config", help="path to a bundle.toml (see examples/bundle.toml)")
@@ -213,11 +232,14 @@ def parser() -> argparse.ArgumentParser:
                    help="build up to N models at once, each in its own process with cores/N threads (default 1); "
                    "models are independent, so 2 roughly halves a multi-model build on 2+ cores")
     b.set_defaults(fn=cmd_build)
-    v = sub.add_parser("verify", help="re-hash a bundle's files and re-run its parity checks",
+    ci = ci_parent()
+    v = sub.add_parser("verify", parents=[ci], help="re-hash a bundle's files and re-run its parity checks",
                        description="Check a bundle: manifest schema, sha256 of every file, no missing or extra "
                        "files, and parity re-run from the golden files in each runtime.")
     v.add_argument("bundle", help="a directory written by `mobilesdk build`")
     v.add_argument("--hashes-only", action="store_true", help="skip re-running parity (schema and hashes only)")
+    v.add_argument("--reference", metavar="DIR", help="also judge the artifacts against your reference data: DIR/<model>/*.npz, "
+                   "each with input.<name> and output.<name> arrays (the outputs you expect)")
     v.set_defaults(fn=cmd_verify)
     r = sub.add_parser("run", help="run text or a WAV file through one artifact of a bundle",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -254,14 +276,14 @@ def parser() -> argparse.ArgumentParser:
                         "manifest.json alone. `build` writes them too; `verify` checks them.")
     bi.add_argument("bundle", help="a directory written by `mobilesdk build`")
     bi.set_defaults(fn=cmd_bindings)
-    ch = sub.add_parser("check", help="judge outputs a device's self-test wrote with the bundle's thresholds",
+    ch = sub.add_parser("check", parents=[ci], help="judge outputs a device's self-test wrote with the bundle's thresholds",
                         description="Read what the bindings' selfTest wrote on a device (results.json and a <case>.npz "
                         "per golden case; RESULTS may hold several such directories) and judge the outputs against "
                         "PyTorch's golden outputs with the manifest's thresholds, as `build` did here. Exit 1 on a failure.")
     ch.add_argument("bundle", help="the bundle the app shipped")
     ch.add_argument("results", help="a directory the self-test wrote, or one holding several")
     ch.set_defaults(fn=cmd_check)
-    co = sub.add_parser("compare", help="what changed between two bundles, and whether anything regressed",
+    co = sub.add_parser("compare", parents=[ci], help="what changed between two bundles, and whether anything regressed",
                         description="Compare every model x format x precision of OLD with NEW: SQNR and agreement per "
                         "output, size, mask-suite rows. Exit 1 when an SQNR falls more than --max-drop-db, an agreement "
                         "more than --max-drop-agreement, a passing cell or mask-suite row now fails, or a cell is gone.")
@@ -280,6 +302,15 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the reference model families and presets").set_defaults(fn=cmd_models)
     sub.add_parser("doctor", help="show toolchain versions and which converters can run").set_defaults(fn=cmd_doctor)
     return p
+
+
+def ci_parent() -> argparse.ArgumentParser:
+    """The CI outputs build, verify, check and compare share."""
+    ci = argparse.ArgumentParser(add_help=False)
+    ci.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML: one testcase per artifact x check, "
+                    "the numbers in its message (Jenkins, GitLab, GitHub test reporters read it)")
+    ci.add_argument("--json", dest="json_summary", metavar="FILE", help="also write a JSON summary: counts, failures, every outcome")
+    return ci
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,8 @@
     [models.aligner]
     family = "aligner"
     audio = "clips/clean"          # a folder of WAV files: an audio model's golden and calibration speech
+    reference = "refs/aligner"     # optional: .npz cases of your own (inputs, expected outputs) added to the
+                                   # golden set (mobilesdk/pipeline/reference.py)
 
     [models.mybert]
     factory = "mypkg.models:make"  # ... or any function returning (nn.Module, ModelSpec)
@@ -70,6 +72,7 @@ MODEL_KEYS = {
     "tokenizer": str,
     "sentences": str,
     "audio": str,
+    "reference": str,
     "factory": str,
     "huggingface": str,
     "task": str,
@@ -103,6 +106,7 @@ class ModelConfig:
     tokenizer: Path | None = None  # tokenizer.json of a text model
     sentences: Path | None = None  # .txt / .jsonl sentences its golden and calibration rows come from
     audio: Path | None = None  # folder of WAV clips (and clips.json) its golden and calibration audio comes from
+    reference: Path | None = None  # folder of .npz user references: more golden cases, maybe with expected outputs
     options: dict[str, dict] = dataclasses.field(default_factory=dict)  # format -> [models.<name>.<format>]
     spec: dict = dataclasses.field(default_factory=dict)  # [models.<name>.spec]: replaces fields of the spec
 
@@ -175,6 +179,9 @@ def _model_checks(name: str, table: dict, where: str, path: Path, known_formats:
     if "audio" in table and not (path.parent / table["audio"]).is_dir():
         raise ConfigError(f"{where}: audio `{path.parent / table['audio']}` is not a folder. Fix: point it at a "
                           "folder of WAV files, relative to the config file")
+    if "reference" in table and not (path.parent / table["reference"]).is_dir():
+        raise ConfigError(f"{where}: reference `{path.parent / table['reference']}` is not a folder. Fix: point it at "
+                          "a folder of .npz files (input.<name>, output.<name>), relative to the config file")
     return options
 
 
@@ -244,6 +251,7 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
                 tokenizer=(path.parent / table["tokenizer"]) if "tokenizer" in table else None,
                 sentences=(path.parent / table["sentences"]) if "sentences" in table else None,
                 audio=(path.parent / table["audio"]) if "audio" in table else None,
+                reference=(path.parent / table["reference"]) if "reference" in table else None,
                 options=options,
                 spec=_spec_override(table.get("spec", {}), f"{path} [models.{name}.spec]"),
             )

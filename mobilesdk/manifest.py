@@ -16,7 +16,8 @@ from pathlib import Path
 
 from mobilesdk.serde import from_data
 
-SCHEMA_VERSION = "1.2"  # 1.1: the text entry of text models, spans agreement; 1.2: alignment agreement
+SCHEMA_VERSION = "1.3"  # 1.1: the text entry of text models, spans agreement; 1.2: alignment agreement;
+# 1.3: user references (golden cases with expected outputs, reference_parity rows)
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
 Scalar = typing.Union[str, int, float, bool]
@@ -103,6 +104,8 @@ class Artifact:
     semantics: list[SemanticRow]
     passed: bool
     note: str  # why it failed or what was not checked
+    # against the outputs users gave with their reference cases (GoldenCase.expected), over those cases
+    reference_parity: list[OutputParity] = dataclasses.field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -117,6 +120,8 @@ class GoldenCase:
     name: str
     path: str
     lengths: dict[str, int]
+    # a user reference (`ref-<file>`): the outputs its file gave, kept as `expected.<name>` in the .npz
+    expected: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,8 @@ class Model:
     semantics: list[SemanticRow]  # the suite on the PyTorch model itself
     artifacts: list[Artifact]
     text: typing.Optional[TextEntry] = None  # text models: tokenizer and normalisation
+    # PyTorch itself against the outputs users gave (fp32 thresholds): does the model here compute theirs?
+    reference_parity: list[OutputParity] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)

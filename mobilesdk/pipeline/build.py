@@ -23,7 +23,8 @@ from mobilesdk.capture import capture, run_torch
 from mobilesdk.config import BundleConfig, ModelConfig
 from mobilesdk.errors import ConfigError, InternalError, MobileSDKError, summary
 from mobilesdk.golden import (
-    AudioFeed, Case, TextFeed, calibration_batches, golden_cases, read_clips, read_sentences, token_input,
+    AudioFeed, Case, TextFeed, calibration_batches, golden_cases, lengths_from_inputs, read_clips, read_sentences,
+    token_input, valid_from_inputs,
 )
 from mobilesdk.manifest import (
     SCHEMA_VERSION, Artifact, DimEntry, GoldenCase, LintFinding, Manifest, Model, SemanticRow, TensorEntry, TextEntry,
@@ -33,9 +34,10 @@ from mobilesdk.mask_lint import lint
 from mobilesdk.pipeline import bindings
 from mobilesdk.pipeline.bundle import MANIFEST, REPORT, check_out, file_entries, render_report, save_golden, staging
 from mobilesdk.pipeline.cache import Cache, convert_key
-from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate
+from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate, reference_rows
 from mobilesdk.pipeline.graph import Graph, Progress, Step
 from mobilesdk.pipeline.pictures import draw
+from mobilesdk.pipeline.reference import read_references
 from mobilesdk.pipeline.run import model_spec
 from mobilesdk.semantics import run_suite
 from mobilesdk.spec import Arrays, ModelSpec, spec_from_json
@@ -56,9 +58,11 @@ class Golden:
     summary: str = ""
     text: TextFeed | None = None  # where text models' token rows came from
     audio: AudioFeed | None = None  # where audio models' rows came from
+    expected: dict[str, Arrays] = dataclasses.field(default_factory=dict)  # case -> outputs a user reference gave
 
     def golden_set(self) -> list[ReferenceCase]:
-        return [ReferenceCase(c.name, c.inputs, out, c.text) for c, out in zip(self.cases, self.outputs)]
+        return [ReferenceCase(c.name, c.inputs, out, c.text, self.expected.get(c.name, {}))
+                for c, out in zip(self.cases, self.outputs)]
 
 
 @dataclass
@@ -164,10 +168,15 @@ def load_step(mc: ModelConfig) -> Loaded:
 def golden_step(loaded: Loaded, mc: ModelConfig) -> Golden:
     text, audio = text_feed(loaded.spec, mc), audio_feed(loaded.spec, mc)
     cases = golden_cases(loaded.spec, mc.seed, text, audio)
+    refs = read_references(mc.reference, loaded.spec) if mc.reference else []
+    cases += [Case(r.name, {k: v for k, v in lengths_from_inputs(loaded.spec, r.inputs).items() if k != "batch"},
+                   valid_from_inputs(loaded.spec, r.inputs), r.inputs) for r in refs]
     outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
     calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed, text, audio)
     source = f" from {len(text.sentences)} sentences" if text else f" from {len(audio.clips)} clips" if audio else ""
-    return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches{source}", text, audio)
+    source += f", {len(refs)} of them your references" if refs else ""
+    return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches{source}", text, audio,
+                  {r.name: r.expected for r in refs if r.expected})
 
 
 def text_feed(spec: ModelSpec, mc: ModelConfig) -> TextFeed | None:
@@ -294,9 +303,12 @@ def build_model(mc: ModelConfig, root: Path, cache: Cache, progress: Progress) -
     graph, steps = plan(mc, root, cache)
     results = graph.run(progress)
     artifacts = [results[a] for a in steps.artifacts]
-    entry = write_model(root, mc, results[steps.load], results[steps.golden], artifacts)
+    golden = results[steps.golden]
+    entry = write_model(root, mc, results[steps.load], golden, artifacts)
     return dataclasses.replace(entry, mask_lint=results[steps.captured].findings,
-                               semantics=results[steps.semantics].rows)
+                               semantics=results[steps.semantics].rows,
+                               reference_parity=reference_rows(results[steps.load].spec, "fp32",
+                                                               golden.golden_set(), golden.outputs))
 
 
 def _build_parallel(cfg: BundleConfig, root: Path, use_cache: bool, jobs: int) -> list[Model]:
@@ -374,8 +386,9 @@ def write_model(root: Path, mc: ModelConfig, loaded: Loaded, golden: Golden, art
     cases = []
     for case, outputs in zip(golden.cases, golden.outputs):
         rel = f"golden/{mc.name}/{case.name}.npz"
-        save_golden(root / rel, case.inputs, outputs, case.text)
-        cases.append(GoldenCase(case.name, rel, dict(case.lengths)))
+        expected = golden.expected.get(case.name, {})
+        save_golden(root / rel, case.inputs, outputs, case.text, expected)
+        cases.append(GoldenCase(case.name, rel, dict(case.lengths), sorted(expected)))
     entry = model_entry(mc.name, mc.source, spec, spec_path, cases, artifacts)
     return dataclasses.replace(entry, text=write_text_files(root, mc.name, spec, golden.text)) if golden.text else entry
 

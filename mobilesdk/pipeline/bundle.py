@@ -96,11 +96,13 @@ def file_entries(root: Path) -> list[FileEntry]:
 
 
 def save_golden(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
-                text: tuple[TextRow, ...] = ()) -> None:
-    """A golden case as .npz: `input.<name>`, `output.<name>`, and for text rows `text.rows` (the
-    strings), `text.ids` [batch, tokens] and `text.offsets` [batch, tokens, 2] (-1 past a row's tokens)."""
+                text: tuple[TextRow, ...] = (), expected: dict[str, np.ndarray] | None = None) -> None:
+    """A golden case as .npz: `input.<name>`, `output.<name>` (PyTorch's), `expected.<name>` (the
+    outputs a user reference gave), and for text rows `text.rows` (the strings), `text.ids` [batch,
+    tokens] and `text.offsets` [batch, tokens, 2] (-1 past a row's tokens)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"input.{k}": v for k, v in inputs.items()} | {f"output.{k}": v for k, v in outputs.items()}
+    arrays |= {f"expected.{k}": v for k, v in (expected or {}).items()}
     if text:
         width = max(len(r.ids) for r in text)
         ids, offsets = np.full((len(text), width), -1, np.int32), np.full((len(text), width, 2), -1, np.int32)
@@ -111,15 +113,17 @@ def save_golden(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np
         np.savez(f, **arrays)
 
 
-def load_golden(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], tuple[TextRow, ...]]:
+def load_golden(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], tuple[TextRow, ...], dict[str, np.ndarray]]:
+    """inputs, PyTorch's outputs, text rows and expected outputs, as `save_golden` wrote them."""
     with np.load(path) as z:
         inputs = {k.removeprefix("input."): z[k] for k in z.files if k.startswith("input.")}
         outputs = {k.removeprefix("output."): z[k] for k in z.files if k.startswith("output.")}
+        expected = {k.removeprefix("expected."): z[k] for k in z.files if k.startswith("expected.")}
         text = tuple(
             TextRow(str(t), [int(i) for i in ids if i >= 0], [(int(s), int(e)) for s, e in offs if s >= 0])
             for t, ids, offs in zip(z["text.rows"], z["text.ids"], z["text.offsets"])
         ) if "text.rows" in z.files else ()
-    return inputs, outputs, text
+    return inputs, outputs, text, expected
 
 
 def artifact_size(files: list[str], sizes: dict[str, int]) -> int:
@@ -164,24 +168,33 @@ def render_report(m: Manifest, sizes: dict[str, int], pictures: dict[str, str] |
                     notes.append(f"- {a.format}/{a.precision}: took {a.meta['route']}; before it {a.meta['routes_tried']}")
             if not a.parity:
                 lines.append(f"| {fmt} | {a.precision} | {size:.0f} | – | – | – | – | – | FAIL |")
+            lines += [_parity_row(fmt, a.precision, f"{size:.0f}", p, p.output) for p in a.parity]
+            lines += [_parity_row(fmt, a.precision, "", p, f"{p.output} vs your reference") for p in a.reference_parity]
             for p in a.parity:
-                agree = "–" if p.agreement is None else f"{100 * p.agreement:.1f}% ({100 * p.min_agreement:.0f}%)"
-                if p.spans_agreement is not None:
-                    agree += f"; spans {100 * p.spans_agreement:.1f}%"
-                if p.alignment_agreement is not None:
-                    agree += f"; alignment {100 * p.alignment_agreement:.1f}%"
-                lines.append(
-                    f"| {fmt} | {a.precision} | {size:.0f} | {p.output} | {p.metric} | "
-                    f"{p.sqnr_db:.1f} ({p.min_sqnr_db:.0f}) | {agree} | {_num(p.max_abs, '.2e')} | "
-                    f"{'pass' if p.passed else 'FAIL'} |"
-                )
                 if p.loosened_because:
                     notes.append(f"- {a.format}/{a.precision} `{p.output}` threshold loosened: {p.loosened_because}")
             if a.note:
                 notes.append(f"- {a.format}/{a.precision}: {a.note}")
         lines += ["", *notes, ""] if notes else [""]
+        if model.reference_parity:
+            cases = [c.name for c in model.golden if c.expected]
+            lines += [f"Your reference cases ({', '.join(cases)}) gave outputs; the rows `vs your reference` judge each "
+                      "artifact against them. PyTorch itself, here, against them: " + "; ".join(
+                          f"`{p.output}` {p.sqnr_db:.1f} dB ({'pass' if p.passed else 'FAIL'})" for p in model.reference_parity)
+                      + ("" if all(p.passed for p in model.reference_parity) else ": **the model built here does not "
+                         "compute your reference outputs** (another checkpoint, preprocessing or precision made them?)"), ""]
         lines += semantics_table(model)
     return "\n".join(lines)
+
+
+def _parity_row(fmt: str, precision: str, size: str, p, output: str) -> str:
+    agree = "–" if p.agreement is None else f"{100 * p.agreement:.1f}% ({100 * p.min_agreement:.0f}%)"
+    if p.spans_agreement is not None:
+        agree += f"; spans {100 * p.spans_agreement:.1f}%"
+    if p.alignment_agreement is not None:
+        agree += f"; alignment {100 * p.alignment_agreement:.1f}%"
+    return (f"| {fmt} | {precision} | {size} | {output} | {p.metric} | {p.sqnr_db:.1f} ({p.min_sqnr_db:.0f}) | {agree} | "
+            f"{_num(p.max_abs, '.2e')} | {'pass' if p.passed else 'FAIL'} |")
 
 
 def _cell(row) -> str:

@@ -22,12 +22,14 @@ from mobilesdk.text import spans
 
 
 class ReferenceCase(NamedTuple):
-    """One golden case with what PyTorch computed for it (and, for text models, each row's text)."""
+    """One golden case with what PyTorch computed for it (and, for text models, each row's text; for
+    user references, the outputs the user gave)."""
 
     name: str
     inputs: Arrays
     outputs: Arrays
     text: tuple[TextRow, ...] = ()
+    expected: Arrays = {}  # read only
 
 
 def row_spans(o: OutputSpec, rows: tuple[TextRow, ...], lid: np.ndarray) -> list[list[spans.Span]]:
@@ -36,10 +38,12 @@ def row_spans(o: OutputSpec, rows: tuple[TextRow, ...], lid: np.ndarray) -> list
 
 
 def _spans_agreement(o: OutputSpec, golden: list[ReferenceCase], got: list[Arrays]) -> float | None:
-    if o.metric != "lid" or not o.labels or not all(c.text for c in golden):
+    """Over the cases made of text rows (a user reference has none)."""
+    texts = [(c, g) for c, g in zip(golden, got) if c.text]
+    if o.metric != "lid" or not o.labels or not texts:
         return None
-    ref = [s for c in golden for s in row_spans(o, c.text, c.outputs[o.name])]
-    out = [s for c, g in zip(golden, got) for s in row_spans(o, c.text, np.asarray(g[o.name]))]
+    ref = [s for c, _ in texts for s in row_spans(o, c.text, c.outputs[o.name])]
+    out = [s for c, g in texts for s in row_spans(o, c.text, np.asarray(g[o.name]))]
     return round(spans.agreement(ref, out), 4)
 
 
@@ -66,22 +70,30 @@ def case_label(name: str, inputs: Arrays, spec: ModelSpec) -> str:
     return name + ":" + ",".join(f"{k}={v}" for k, v in sorted(lengths.items()))
 
 
-def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: list[ReferenceCase]) -> list[OutputParity]:
-    """Parity rows per output, worst case over the golden cases, judged by the spec's thresholds."""
-    per_output: dict[str, list] = {o.name: [] for o in spec.outputs}
+def run_cases(runner: Runner, spec: ModelSpec, golden: list[ReferenceCase]) -> list[Arrays]:
+    """The runner's outputs on every golden case, checked to hold every spec output."""
     results = []
     for case in golden:
         got = runner(case.inputs)
+        missing = [o.name for o in spec.outputs if o.name not in got]
+        if missing:
+            raise ValueError(f"the artifact returned no output `{missing[0]}` (it gave {sorted(got)})")
         results.append(got)
-        for o in spec.outputs:
-            if o.name not in got:
-                raise ValueError(f"the artifact returned no output `{o.name}` (it gave {sorted(got)})")
-            tie = spec.threshold(o.name, precision)[0].tie_margin
-            per_output[o.name].append(compare(spec, o, case.inputs, case.outputs[o.name], np.asarray(got[o.name]), tie))
+    return results
+
+
+def parity_rows(spec: ModelSpec, precision: str, golden: list[ReferenceCase], got: list[Arrays]) -> list[OutputParity]:
+    """Per output, `got` against each case's `outputs` (over the cases that have that output), worst
+    case over them, judged by the spec's thresholds at `precision`."""
     rows = []
     for o in spec.outputs:
-        stats = combine(per_output[o.name])
+        pairs = [(c, g) for c, g in zip(golden, got) if o.name in c.outputs]
+        if not pairs:
+            continue
         threshold, reason = spec.threshold(o.name, precision)
+        stats = combine([compare(spec, o, c.inputs, c.outputs[o.name], np.asarray(g[o.name]), threshold.tie_margin)
+                         for c, g in pairs])
+        cases, outs = [c for c, _ in pairs], [g for _, g in pairs]
         rows.append(
             OutputParity(
                 output=o.name,
@@ -95,11 +107,22 @@ def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: list[Refer
                 tie_margin=threshold.tie_margin,
                 loosened_because=reason,
                 passed=judge(stats, threshold.sqnr_db, threshold.agreement),
-                spans_agreement=_spans_agreement(o, golden, results),
-                alignment_agreement=_alignment_agreement(spec, o, golden, results),
+                spans_agreement=_spans_agreement(o, cases, outs),
+                alignment_agreement=_alignment_agreement(spec, o, cases, outs),
             )
         )
     return rows
+
+
+def reference_rows(spec: ModelSpec, precision: str, golden: list[ReferenceCase], got: list[Arrays]) -> list[OutputParity]:
+    """`got` against the outputs users gave with their reference cases (none: no rows)."""
+    given = [(c._replace(outputs=c.expected), g) for c, g in zip(golden, got) if c.expected]
+    return parity_rows(spec, precision, [c for c, _ in given], [g for _, g in given])
+
+
+def evaluate(runner: Runner, spec: ModelSpec, precision: str, golden: list[ReferenceCase]) -> list[OutputParity]:
+    """Parity rows against PyTorch's outputs, per output, worst case over the golden cases."""
+    return parity_rows(spec, precision, golden, run_cases(runner, spec, golden))
 
 
 @dataclass
@@ -136,15 +159,17 @@ def check_artifact(c: ArtifactCheck) -> Artifact:
         return Artifact(**base, path="", files=[], meta={}, parity=[], semantics=[], passed=False,
                         note=f"conversion failed: {c.result.error}")
     files = [f.relative_to(c.root).as_posix() for f in c.result.converted.files]
-    rows, checks, notes = [], [], []
+    rows, given, checks, notes = [], [], [], []
     try:
         runner = conv.runner(c.result.converted, c.spec)
-        rows = evaluate(runner, c.spec, c.precision, c.golden)
+        got = run_cases(runner, c.spec, c.golden)
+        rows, given = parity_rows(c.spec, c.precision, c.golden, got), reference_rows(c.spec, c.precision, c.golden, got)
         checks = run_suite(c.spec, runner, c.precision, c.reference, c.audio)
     except Exception as e:  # a runtime that crashes on the artifact is a failed row, with the reason
         notes.append(f"runtime failed: {summary(e)}")
     notes += [f"below threshold: {r.output}" for r in rows if not r.passed]
+    notes += [f"below threshold against the reference outputs: {r.output}" for r in given if not r.passed]
     notes += [f"{k.check} failed ({k.detail})" for k in checks if not k.passed]
     passed = bool(rows) and not notes
     return Artifact(**base, path=files[0], files=files, meta=dict(c.result.converted.meta), parity=rows,
-                    semantics=checks, passed=passed, note="; ".join(notes))
+                    semantics=checks, passed=passed, note="; ".join(notes), reference_parity=given)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mobilesdk.manifest import Artifact, Manifest
+from mobilesdk.pipeline.ci_report import FAIL, PASS, Outcome
 from mobilesdk.pipeline.verify import read_manifest
 
 MAX_DROP_DB = 3.0
@@ -23,6 +24,10 @@ class Cell:
     label: str  # model/format/precision
     lines: list[str] = field(default_factory=list)  # the changes, one per output and fact
     regressions: list[str] = field(default_factory=list)
+
+    def outcome(self) -> Outcome:
+        return Outcome(self.label.replace("/", "."), "no regression", FAIL if self.regressions else PASS,
+                       "; ".join(self.regressions or self.lines))
 
     def render(self) -> str:
         head = f"  {self.label:<40} {'REGRESSED' if self.regressions else 'ok'}"

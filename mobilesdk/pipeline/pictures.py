@@ -87,7 +87,7 @@ def draw(root: Path, model: Model, spec: ModelSpec) -> str | None:
 
     if not model.golden or spec.first_input("audio") is None:
         return None
-    inputs, outputs, _ = load_golden(root / model.golden[0].path)
+    inputs, outputs, _, _ = load_golden(root / model.golden[0].path)
     if spec.ctc_head() is not None:
         fig = Figure(figsize=(11, 3 + 0.3 * (len(model.artifacts) + 1)), layout="constrained")
         _aligner(fig, root, model, spec, inputs, outputs)

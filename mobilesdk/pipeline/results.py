@@ -18,8 +18,8 @@ import numpy as np
 from mobilesdk.errors import BundleError
 from mobilesdk.manifest import Manifest, OutputParity
 from mobilesdk.pipeline.bundle import MANIFEST, load_golden
-from mobilesdk.pipeline.check import ReferenceCase, evaluate
-from mobilesdk.pipeline.run import model_spec
+from mobilesdk.pipeline.verify import model_spec
+from mobilesdk.pipeline.check import ReferenceCase, parity_rows, reference_rows
 
 RESULTS = "results.json"
 
@@ -28,17 +28,19 @@ RESULTS = "results.json"
 class Judged:
     label: str  # model/format/precision
     where: Path  # the results directory
-    rows: list[OutputParity]
+    rows: list[OutputParity]  # against PyTorch's golden outputs
+    given: list[OutputParity]  # against the outputs user references gave
 
     @property
     def passed(self) -> bool:
-        return all(r.passed for r in self.rows)
+        return all(r.passed for r in self.rows + self.given)
 
     def render(self) -> str:
-        worst = min(r.sqnr_db for r in self.rows)
+        worst = min(r.sqnr_db for r in self.rows + self.given)
         lines = [f"  {self.label:<40} {'pass' if self.passed else 'FAIL'}  min SQNR {worst:.1f} dB  ({self.where})"]
-        lines += [f"    {r.output}: SQNR {r.sqnr_db:.1f} dB (min {r.min_sqnr_db}), agreement {r.agreement} (min {r.min_agreement})"
-                  for r in self.rows if not r.passed]
+        lines += [f"    {r.output}{against}: SQNR {r.sqnr_db:.1f} dB (min {r.min_sqnr_db}), agreement {r.agreement} "
+                  f"(min {r.min_agreement})" for rows, against in ((self.rows, ""), (self.given, " against the reference outputs"))
+                  for r in rows if not r.passed]
         return "\n".join(lines)
 
 
@@ -84,6 +86,6 @@ def judge(root: Path, manifest: Manifest, where: Path) -> Judged:
             if have is None or have.shape != outputs[o.name].shape:
                 raise BundleError(f"`{path}` has output `{o.name}` of shape {None if have is None else have.shape}; the golden "
                                   f"output is {outputs[o.name].shape}. Fix: run the self-test of this bundle's bindings again")
-    replay = iter(got[c.name] for c in golden)  # evaluate runs the golden cases in order
-    rows = evaluate(lambda _inputs: next(replay), spec, precision, golden)
-    return Judged(f"{model_name}/{fmt}/{precision}", where, rows)
+    outs = [got[c.name] for c in golden]
+    return Judged(f"{model_name}/{fmt}/{precision}", where, parity_rows(spec, precision, golden, outs),
+                  reference_rows(spec, precision, golden, outs))

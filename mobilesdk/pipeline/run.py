@@ -15,8 +15,8 @@ import numpy as np
 from converters.base import Converted, get
 from mobilesdk.errors import BundleError
 from mobilesdk.manifest import Artifact, Model
-from mobilesdk.pipeline.verify import read_manifest
-from mobilesdk.spec import NP_DTYPES, Arrays, ModelSpec, Runner, spec_from_json
+from mobilesdk.pipeline.verify import model_spec, read_manifest
+from mobilesdk.spec import NP_DTYPES, Arrays, ModelSpec, Runner
 from mobilesdk.text.spans import softmax, spans
 from mobilesdk.text.tokenizer import TextTokenizer
 
@@ -92,10 +92,6 @@ def find_model(root: Path, name: str) -> Model:
     if model is None:
         raise BundleError(f"`{root}` has no model `{name}`. Fix: use one of {', '.join(m.name for m in manifest.models)}")
     return model
-
-
-def model_spec(root: Path, model: Model) -> ModelSpec:
-    return spec_from_json(json.loads((root / model.spec_path).read_text()))
 
 
 def open_model(root: Path, model: Model, fmt: str | None, precision: str | None) -> Opened:

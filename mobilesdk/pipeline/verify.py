@@ -4,7 +4,10 @@
 2. every file listed exists with its sha256 and size, and no unlisted file is present; the
    generated bindings (android/) equal what the manifest generates now;
 3. every artifact is run again on the golden inputs in its own runtime, and judged by the
-   thresholds of its (hash-checked) spec.json.
+   thresholds of its (hash-checked) spec.json, against PyTorch's outputs and against the outputs
+   user references gave;
+4. with `--reference DIR`, every artifact of a model with a folder DIR/<model>/ is also judged
+   against the outputs of that folder's .npz files (mobilesdk/pipeline/reference.py).
 """
 from __future__ import annotations
 
@@ -17,14 +20,23 @@ from mobilesdk.errors import BundleError, summary
 from mobilesdk.manifest import SCHEMA_VERSION, from_json, validate
 from mobilesdk.pipeline import bindings
 from mobilesdk.pipeline.bundle import MANIFEST, bundle_files, load_golden, sha256_file
-from mobilesdk.pipeline.check import ReferenceCase, evaluate
-from mobilesdk.spec import spec_from_json
+from mobilesdk.pipeline.ci_report import FAIL, PASS, Outcome, rows_outcomes
+from mobilesdk.pipeline.check import ReferenceCase, parity_rows, reference_rows, run_cases
+from mobilesdk.pipeline.reference import read_references
+from mobilesdk.spec import ModelSpec, spec_from_json
 
 
 @dataclass
 class VerifyReport:
     problems: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)  # for --junit / --json
+
+    def add(self, name: str, problems: list[str], done: str) -> None:
+        """A bundle-wide check: its problems, or what it checked."""
+        self.problems += problems
+        self.checked.append(done)
+        self.outcomes.append(Outcome("bundle", name, FAIL if problems else PASS, "; ".join(problems) or done))
 
     @property
     def ok(self) -> bool:
@@ -68,45 +80,81 @@ def read_manifest(root: Path):
     return from_json(path.read_text())
 
 
-def verify(root: Path, parity: bool = True, log=print) -> VerifyReport:
+def model_spec(root: Path, model) -> ModelSpec:
+    """The model's spec, from the bundle's spec.json."""
+    return spec_from_json(json.loads((root / model.spec_path).read_text()))
+
+
+def verify(root: Path, parity: bool = True, log=print, reference: Path | None = None) -> VerifyReport:
     root = Path(root)
     report = VerifyReport()
     manifest = read_manifest(root)
-    report.problems += check_files(root, manifest)
-    report.checked.append(f"{len(manifest.files)} files hashed")
+    extra = new_references(root, manifest, reference) if reference else {}
+    report.add("files", check_files(root, manifest), f"{len(manifest.files)} files hashed")
     if report.ok:  # the bindings are made from the listed files: judged once those are intact
-        report.problems += bindings.check(root, manifest)
-        report.checked.append("bindings match the manifest")
+        report.add("bindings", bindings.check(root, manifest), "bindings match the manifest")
     if parity and report.ok:
         for model in manifest.models:
-            report.problems += rerun_model(root, model, log)
+            problems, outcomes = rerun_model(root, model, log, extra.get(model.name, []))
+            report.problems += problems
+            report.outcomes += outcomes
+        if extra:
+            report.checked.append(f"{sum(map(len, extra.values()))} reference cases of `{reference}` judged")
     return report
 
 
-def rerun_model(root: Path, model, log) -> list[str]:
-    spec = spec_from_json(json.loads((root / model.spec_path).read_text()))
-    golden = []
-    for case in model.golden:
-        golden.append(ReferenceCase(case.name, *load_golden(root / case.path)))
-    problems = []
+def new_references(root: Path, manifest, folder: Path) -> dict[str, list[ReferenceCase]]:
+    """Per model, the cases of `folder/<model>/` (each must give outputs), checked against its spec."""
+    if not folder.is_dir():
+        raise BundleError(f"--reference `{folder}` is not a folder. Fix: pass a folder with one subfolder of .npz files per model")
+    found = {}
+    for model in manifest.models:
+        if (folder / model.name).is_dir():
+            refs = read_references(folder / model.name, model_spec(root, model), need_outputs=True)
+            found[model.name] = [ReferenceCase(r.name, r.inputs, {}, (), r.expected) for r in refs]
+    if not found:
+        raise BundleError(f"--reference `{folder}` has no subfolder named after a model of this bundle "
+                          f"({', '.join(m.name for m in manifest.models)}). Fix: put each model's .npz files in "
+                          f"`{folder}/<model>/`")
+    return found
+
+
+def rerun_model(root: Path, model, log, extra: list[ReferenceCase] = ()) -> tuple[list[str], list[Outcome]]:
+    """Problems of the model's artifacts run again, and an outcome per artifact x check: on the golden
+    set (PyTorch's outputs, and the user references' given outputs) and on `extra` cases (given outputs only)."""
+    spec = model_spec(root, model)
+    golden = [ReferenceCase(case.name, *load_golden(root / case.path)) for case in model.golden]
+    problems, outcomes = [], []
+
+    def fail(label: str, problem: str) -> None:
+        problems.append(f"{label}: {problem}")
+        outcomes.append(Outcome(label.replace("/", "."), "parity", FAIL, problem))
+
     for a in model.artifacts:
         label = f"{model.name}/{a.format}/{a.precision}"
         if not a.files:
-            problems.append(f"{label}: no artifact ({a.note})")
+            fail(label, f"no artifact ({a.note})")
             continue
         conv = get(a.format)
         reason = conv.check()
         if reason:
-            problems.append(f"{label}: cannot re-run parity, {a.format} is unavailable: {reason}")
+            fail(label, f"cannot re-run parity, {a.format} is unavailable: {reason}")
             continue
         try:
             runner = conv.runner(Converted([root / f for f in a.files], dict(a.meta)), spec)
-            rows = evaluate(runner, spec, a.precision, golden)
+            got = run_cases(runner, spec, golden + list(extra))
         except Exception as e:
-            problems.append(f"{label}: `{a.path}` failed to run: {summary(e)}")
+            fail(label, f"`{a.path}` failed to run: {summary(e)}")
             continue
+        rows = parity_rows(spec, a.precision, golden, got)
+        given = reference_rows(spec, a.precision, golden + list(extra), got)
         failed = [f"{r.output} SQNR {r.sqnr_db:.1f} dB, agreement {r.agreement}" for r in rows if not r.passed]
+        failed += [f"{r.output} against the reference outputs: SQNR {r.sqnr_db:.1f} dB, agreement {r.agreement}"
+                   for r in given if not r.passed]
         if failed and not a.diagnostic:
             problems.append(f"{label}: `{a.path}` fails parity: " + "; ".join(failed))
-        log(f"  {label:<40} {'FAIL' if failed else 'pass'}  min SQNR {min(r.sqnr_db for r in rows):.1f} dB")
-    return problems
+        worst = min(r.sqnr_db for r in rows + given)
+        log(f"  {label:<40} {'FAIL' if failed else 'pass'}  min SQNR {worst:.1f} dB"
+            + (f"; against the reference outputs {min(r.sqnr_db for r in given):.1f} dB" if given else ""))
+        outcomes += rows_outcomes(label.replace("/", "."), rows, given, judged=not a.diagnostic)
+    return problems, outcomes

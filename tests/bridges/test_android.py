@@ -284,7 +284,7 @@ def test_self_test_passes_and_writes_the_outputs_it_got(classes, bundle, tmp_pat
     entry = next(m for m in manifest["models"] if m["name"] == model)
     assert report["cases"] == [g["name"] for g in entry["golden"]]
     for case in entry["golden"]:
-        _, expected, _ = load_golden(bundle / case["path"])
+        _, expected, _, _ = load_golden(bundle / case["path"])
         with np.load(results / f"{case['name']}.npz") as z:
             assert set(z.files) == {f"output.{k}" for k in expected}
             for k, v in expected.items():

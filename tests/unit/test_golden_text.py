@@ -50,7 +50,7 @@ def test_text_rows_survive_the_bundle_npz(feed, model, tmp_path):
     module, spec = model
     case = golden_cases(spec, text=feed)[0]
     save_golden(tmp_path / "g.npz", case.inputs, run_torch(module, spec, case.inputs), case.text)
-    inputs, outputs, text = load_golden(tmp_path / "g.npz")
+    inputs, outputs, text, _ = load_golden(tmp_path / "g.npz")
     assert text == case.text and set(inputs) == set(case.inputs)
 
 
