@@ -77,7 +77,7 @@ def compare_cell(label: str, old: Artifact, new: Artifact, max_drop_db: float, m
 def compare(old_root: Path, new_root: Path, max_drop_db: float = MAX_DROP_DB,
             max_drop_agreement: float = MAX_DROP_AGREEMENT) -> tuple[list[Cell], list[str]]:
     """Every cell of OLD compared with NEW, and the labels of cells only NEW has."""
-    old, new = cells(read_manifest(old_root)), cells(read_manifest(new_root))
+    old, new = cells(read_manifest(old_root, older=True)), cells(read_manifest(new_root, older=True))
     out = []
     for label, a in old.items():
         if label in new:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from converters.base import Converted, get
 from mobilesdk.errors import BundleError, summary
-from mobilesdk.manifest import SCHEMA_VERSION, from_json, validate
+from mobilesdk.manifest import SCHEMA_VERSION, Manifest, to_json, validate
+from mobilesdk.serde import from_data
 from mobilesdk.pipeline import bindings
 from mobilesdk.pipeline.bundle import MANIFEST, bundle_files, load_golden, sha256_file
 from mobilesdk.pipeline.ci_report import FAIL, PASS, Outcome, rows_outcomes
@@ -60,8 +61,10 @@ def check_files(root: Path, manifest) -> list[str]:
     return problems
 
 
-def read_manifest(root: Path):
-    """The bundle's manifest, checked to parse, to be this mobilesdk's schema version and to validate."""
+def read_manifest(root: Path, older: bool = False):
+    """The bundle's manifest, checked to parse, to be this mobilesdk's schema version and to validate.
+    With `older`, a manifest of an earlier minor version of the schema (fields added since then all
+    have defaults) is read too, upgraded: `compare` judges a new bundle against the last release's."""
     path = root / MANIFEST
     if not path.is_file():
         raise BundleError(f"`{root}` is not a bundle: `{path}` does not exist. Fix: pass the directory `mobilesdk build` wrote")
@@ -69,15 +72,28 @@ def read_manifest(root: Path):
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BundleError(f"`{path}` is not valid JSON ({e}); the bundle is damaged, rebuild it") from None
-    if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION and not (older and _earlier_minor(version)):
         raise BundleError(
-            f"`{path}` has schema_version {data.get('schema_version')!r}; this mobilesdk reads {SCHEMA_VERSION}. "
+            f"`{path}` has schema_version {version!r}; this mobilesdk reads {SCHEMA_VERSION}. "
             "Fix: verify it with the mobilesdk version that built it, or rebuild"
         )
+    if version != SCHEMA_VERSION:
+        try:
+            data = json.loads(to_json(from_data(Manifest, data))) | {"schema_version": SCHEMA_VERSION}
+        except (TypeError, KeyError, AttributeError) as e:
+            raise BundleError(f"`{path}` (schema {version}) cannot be read as {SCHEMA_VERSION}: {e}. Fix: rebuild it") from None
     errors = validate(data)
     if errors:
         raise BundleError(f"`{path}` does not match the manifest schema: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
-    return from_json(path.read_text())
+    return from_data(Manifest, data)
+
+
+def _earlier_minor(version) -> bool:
+    """`version` is "M.m" with this schema's major and an earlier minor."""
+    major, minor = SCHEMA_VERSION.split(".")
+    parts = str(version).split(".")
+    return len(parts) == 2 and parts[0] == major and parts[1].isdigit() and int(parts[1]) < int(minor)
 
 
 def model_spec(root: Path, model) -> ModelSpec:

@@ -18,6 +18,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ from mobilesdk.text import spans as py_spans
 from mobilesdk.text.tokenizer import TextTokenizer
 from tests.bridges import jvm
 from tests.e2e.test_build_verify import cli
+from tests.fixtures.junit import junit_errors
 from tests.fixtures import device_bundle as shared
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(jvm.missing() is not None, reason=str(jvm.missing()))] + [
@@ -377,8 +379,12 @@ def test_check_judges_what_the_self_test_wrote_and_catches_a_degraded_device(cla
     with np.load(case) as z:
         arrays = {k: z[k] * 1.05 for k in z.files}
     np.savez(case, **arrays)
-    r = cli("check", bundle, results)
+    r = cli("check", bundle, results, "--junit", tmp_path / "check.xml")
     assert r.returncode == 1 and "1 of 2 device results FAIL parity: aligner/executorch/fp32" in r.stderr
+    assert junit_errors(tmp_path / "check.xml") == []
+    failed = {(c.get("classname"), c.get("name")) for c in ElementTree.parse(tmp_path / "check.xml").getroot().iter("testcase")
+              if c.find("failure") is not None}
+    assert ("aligner.executorch.fp32", "parity log_probs") in failed and all(c == "aligner.executorch.fp32" for c, _ in failed)
 
     meta = json.loads((results / "textclf-tflite/results.json").read_text())
     (results / "textclf-tflite/results.json").write_text(json.dumps(meta | {"manifest_sha256": "0" * 64}))

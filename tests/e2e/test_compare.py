@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from xml.etree import ElementTree
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.test_build_verify import cli
+from tests.fixtures.junit import junit_errors
 from tests.fixtures import device_bundle as shared
 
 pytestmark = pytest.mark.slow
@@ -42,8 +44,12 @@ def test_a_worse_artifact_and_a_missing_cell_regress_and_are_named(device_bundle
         model = next(x for x in m["models"] if x["name"] == "enhancer")
         model["artifacts"] = [a for a in model["artifacts"] if a["format"] != "executorch"]
 
-    r = cli("compare", device_bundle.path, changed(device_bundle, tmp_path, degrade))
+    r = cli("compare", device_bundle.path, changed(device_bundle, tmp_path, degrade), "--junit", tmp_path / "c.xml")
     assert r.returncode == 1
+    assert junit_errors(tmp_path / "c.xml") == []
+    cases = ElementTree.parse(tmp_path / "c.xml").getroot().findall("testcase")
+    assert len(cases) == 6 and {c.get("classname") for c in cases if c.find("failure") is not None} == {
+        "aligner.tflite.fp32", "enhancer.executorch.fp32"}
     assert "2 of 6 cells regressed:" in r.stderr and {"aligner/tflite/fp32", "enhancer/executorch/fp32"} == set(
         r.stderr.split("regressed: ", 1)[1].strip().split(", "))
     assert "REGRESSION: log_probs SQNR fell 10.0 dB (more than 3)" in r.stdout

@@ -15,10 +15,10 @@ import torch
 
 from tests.e2e.test_build_verify import cli
 from tests.fixtures import masked_models
+from tests.fixtures.junit import junit_errors
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-XSD = ROOT / ".venv/share/junit-10.xsd"
 CONFIG = """
 [bundle]
 name = "refs"
@@ -46,13 +46,6 @@ def reference_case(tokens: int, valid: list[int], seed: int) -> tuple[dict, dict
 def save(path: Path, inputs: dict, outputs: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **{f"input.{k}": v for k, v in inputs.items()}, **{f"output.{k}": v for k, v in outputs.items()})
-
-
-def junit_errors(path: Path) -> list[str]:
-    import xmlschema
-
-    assert XSD.is_file(), f"{XSD} is missing: `make setup` puts it there"
-    return [str(e) for e in xmlschema.XMLSchema(str(XSD)).iter_errors(str(path))]
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ def write(tmp_path, text):
         ("[bundel]\nname='x'\n", "unknown table `[bundel]`"),
         ("[models.a\n", "not valid TOML"),
         ("[models.a]\nfamily='enhancer'\nskip=['executorch']\n", "`skip` entry 'executorch' is not"),
+        ("[models.a]\nfamily='enhancer'\nreference='refs/a'\n", "reference `.*refs/a` is not a folder"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path, text, message):

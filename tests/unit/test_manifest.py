@@ -51,3 +51,25 @@ def test_the_report_traces_a_padded_artifacts_parity_failure_to_the_models_own_p
     assert "PyTorch itself fails pad_length" in text and "parity of tflite/fp32 (pads t to 32,64) fail" in text
     sound = [dataclasses.replace(leaky[0], passed=True, sqnr_db=200.0)]
     assert "parity of" not in "\n".join(semantics_table(dataclasses.replace(model, semantics=sound, artifacts=[padded])))
+
+
+def test_compare_reads_an_earlier_minor_schema_and_verify_does_not(tmp_path):
+    """A release bundle of schema 1.2 (before user references) is compared with a new one; verify and
+    run still insist on their own version, and another major is refused by both."""
+    import pytest
+
+    from mobilesdk.errors import BundleError
+    from mobilesdk.pipeline.verify import read_manifest
+
+    data = json.loads(to_json(sample()))
+    major, minor = SCHEMA_VERSION.split(".")
+    data["schema_version"] = f"{major}.{int(minor) - 1}"
+    del data["models"][0]["reference_parity"], data["models"][0]["artifacts"][0]["reference_parity"]
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    assert read_manifest(tmp_path, older=True) == sample()
+    with pytest.raises(BundleError, match="this mobilesdk reads"):
+        read_manifest(tmp_path)
+    data["schema_version"] = f"{int(major) + 1}.0"
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="this mobilesdk reads"):
+        read_manifest(tmp_path, older=True)
