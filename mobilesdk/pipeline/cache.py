@@ -123,58 +123,79 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _copy(src: Path, dst: Path) -> None:
-    """Copy a file or a directory artifact (an .mlpackage is a directory)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        shutil.copytree(src, dst, dirs_exist_ok=True)
-    else:
-        shutil.copy2(src, dst)
+RECORD = "converted.json"  # an entry's files, meta and sha256s: written last, so its presence means complete
 
 
 class Cache:
-    def __init__(self, root: Path | None):
-        self.root = root
+    """Entries `<root>/<key>/` at a local path or any fsspec URL (`MOBILESDK_CACHE=s3://bucket/cache`,
+    `gs://...`, `file://...`, `memory://...`), so a fleet of CI runners shares conversions. An entry
+    is complete once its record exists: the record goes last, by a rename of one file (atomic on a
+    local disk, one object put on an object store). A restore checks every file against the
+    record's sha256 before anything reaches the output directory."""
+
+    def __init__(self, url: str | Path | None):
+        self.url = None if url is None else str(url)
+        if self.url is not None:
+            import fsspec
+
+            self.fs, self.root = fsspec.core.url_to_fs(self.url)
 
     @classmethod
     def default(cls, enabled: bool = True) -> "Cache":
         if not enabled:
             return cls(None)
-        return cls(Path(os.environ.get("MOBILESDK_CACHE", ".mobilesdk-cache")).resolve())
+        url = os.environ.get("MOBILESDK_CACHE", ".mobilesdk-cache")
+        return cls(url if "://" in url else Path(url).resolve())
 
     def restore(self, key: str, out_dir: Path) -> Converted | None:
-        if self.root is None:
+        if self.url is None:
             return None
-        entry = self.root / key
-        meta_path = entry / "converted.json"
-        if not meta_path.exists():
+        entry = f"{self.root}/{key}"
+        try:
+            record = json.loads(self.fs.cat_file(f"{entry}/{RECORD}"))
+        except FileNotFoundError:
             return None
-        record = json.loads(meta_path.read_text())
-        digests = record.get("sha256", {})
-        damaged = next((n for n in record["files"] if not (entry / n).exists() or _digest(entry / n) != digests.get(n)), None)
-        if damaged is not None:  # changed on disk since it was stored (or stored before entries had digests)
-            print(f"cache: entry {key[:12]} has `{damaged}` differing from its record; converting again", file=sys.stderr)
-            shutil.rmtree(entry, ignore_errors=True)
-            return None
-        files = []
-        for name in record["files"]:
-            _copy(entry / name, out_dir / name)
-            files.append(out_dir / name)
-        return Converted(files, record["meta"])
+        staged = out_dir.parent / f".{out_dir.name}.restore-{os.getpid()}"
+        try:
+            for name in record["files"]:
+                self._fetch(f"{entry}/{name}", staged / name)
+            digests = record.get("sha256", {})
+            damaged = next((n for n in record["files"] if not (staged / n).exists() or _digest(staged / n) != digests.get(n)), None)
+            if damaged is not None:  # changed since it was stored (or stored before entries had digests)
+                print(f"cache: entry {key[:12]} has `{damaged}` differing from its record; converting again", file=sys.stderr)
+                self.fs.rm(entry, recursive=True)
+                return None
+            files = []
+            for name in record["files"]:
+                (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged / name, out_dir / name)
+                files.append(out_dir / name)
+            return Converted(files, record["meta"])
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
 
     def store(self, key: str, converted: Converted, out_dir: Path) -> None:
-        if self.root is None:
+        if self.url is None:
             return
-        entry = self.root / key
-        tmp = self.root / f".{key}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        names = []
-        for f in converted.files:
-            rel = f.relative_to(out_dir).as_posix()
-            _copy(f, tmp / rel)
-            names.append(rel)
-        digests = {n: _digest(tmp / n) for n in names}
-        (tmp / "converted.json").write_text(json.dumps({"files": names, "meta": converted.meta, "sha256": digests}))
-        shutil.rmtree(entry, ignore_errors=True)
-        os.replace(tmp, entry)
+        entry = f"{self.root}/{key}"
+        names = [f.relative_to(out_dir).as_posix() for f in converted.files]
+        for f, name in zip(converted.files, names):  # a directory artifact (.mlpackage) file by file
+            for part in sorted(f.rglob("*")) if f.is_dir() else [f]:
+                if part.is_file():
+                    self._put(part, f"{entry}/{name}" + ("/" + part.relative_to(f).as_posix() if f.is_dir() else ""))
+        record = json.dumps({"files": names, "meta": converted.meta, "sha256": {n: _digest(f) for f, n in zip(converted.files, names)}})
+        tmp = f"{entry}/.{RECORD}.tmp-{os.getpid()}"
+        self.fs.pipe_file(tmp, record.encode())
+        self.fs.mv(tmp, f"{entry}/{RECORD}")
+
+    def _put(self, local: Path, remote: str) -> None:
+        self.fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.put_file(str(local), remote)
+
+    def _fetch(self, remote: str, local: Path) -> None:
+        """A stored file, or every file of a stored directory, to `local` (nothing when it is gone)."""
+        for path in self.fs.find(remote):
+            rel = path[len(remote.rstrip("/")):].lstrip("/")
+            target = local / rel if rel else local
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.fs.get_file(path, str(target))

@@ -86,7 +86,8 @@ def test_the_mask_rewrite_and_a_calibration_batch_change_the_key(captured):
     assert cache.convert_key(conv, "fp32", plain, context(spec, cases, calib)) != key
 
 
-def test_a_no_op_rebuild_converts_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["path", "memory"])
+def test_a_no_op_rebuild_converts_nothing(tmp_path, monkeypatch, where):
     from converters.onnx.converter import OnnxConverter
     from mobilesdk.config import load
     from mobilesdk.pipeline.build import build
@@ -96,7 +97,7 @@ def test_a_no_op_rebuild_converts_nothing(tmp_path, monkeypatch):
         pytest.skip(get("onnx").check())
     config = tmp_path / "bundle.toml"
     config.write_text("[bundle]\nformats=['onnx']\nprecisions=['fp32']\n[models.t]\nfamily='textclf'\n")
-    monkeypatch.setenv("MOBILESDK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MOBILESDK_CACHE", cache_at(where, tmp_path).url)
     writes = []
     real = OnnxConverter.write
     monkeypatch.setattr(OnnxConverter, "write", lambda self, *a: writes.append(a[2]) or real(self, *a))
@@ -109,25 +110,48 @@ def test_a_no_op_rebuild_converts_nothing(tmp_path, monkeypatch):
     assert [a.parity for m in first.models for a in m.artifacts] == [a.parity for m in second.models for a in m.artifacts]
 
 
+def cache_at(where: str, tmp_path) -> cache.Cache:
+    """A cache on the local disk by path, by file:// URL, or in fsspec's memory filesystem (what an
+    object store looks like to the cache: no rename of directories, one object per file)."""
+    if where == "memory":
+        import uuid
+
+        return cache.Cache(f"memory://cache-{uuid.uuid4().hex}")
+    return cache.Cache(tmp_path / "cache" if where == "path" else f"file://{tmp_path / 'cache'}")
+
+
+@pytest.mark.parametrize("where", ["path", "file-url", "memory"])
 @pytest.mark.parametrize("damage", ["truncate", "edit_inside_a_directory", "delete"])
-def test_a_damaged_cache_entry_is_reported_dropped_and_converted_again(tmp_path, capsys, damage):
+def test_a_damaged_cache_entry_is_reported_dropped_and_converted_again(tmp_path, capsys, damage, where):
     from converters.base import Converted
 
     out = tmp_path / "out"
     (out / "model.mlpackage/Data").mkdir(parents=True)  # a file artifact and a directory artifact
     (out / "model.pte").write_bytes(b"program" * 100)
     (out / "model.mlpackage/Data/weights.bin").write_bytes(b"weights" * 100)
-    store = cache.Cache(tmp_path / "cache")
+    store = cache_at(where, tmp_path)
     store.store("k" * 32, Converted([out / "model.pte", out / "model.mlpackage"], {"size": 1}), out)
     restored = store.restore("k" * 32, tmp_path / "a")
-    assert restored is not None and (tmp_path / "a/model.mlpackage/Data/weights.bin").read_bytes() == b"weights" * 100
-    entry = tmp_path / "cache" / ("k" * 32)
+    assert restored is not None and restored.meta == {"size": 1}
+    assert (tmp_path / "a/model.mlpackage/Data/weights.bin").read_bytes() == b"weights" * 100
+    assert (tmp_path / "a/model.pte").read_bytes() == b"program" * 100
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # nothing staged left behind
+    entry = f"{store.root}/{'k' * 32}"
     if damage == "truncate":
-        (entry / "model.pte").write_bytes(b"program")
+        store.fs.pipe_file(f"{entry}/model.pte", b"program")
     elif damage == "edit_inside_a_directory":
-        (entry / "model.mlpackage/Data/weights.bin").write_bytes(b"weightz" * 100)
+        store.fs.pipe_file(f"{entry}/model.mlpackage/Data/weights.bin", b"weightz" * 100)
     else:
-        (entry / "model.pte").unlink()
+        store.fs.rm(f"{entry}/model.pte")
     assert store.restore("k" * 32, tmp_path / "b") is None  # a miss: the build converts again
     assert "differing from its record; converting again" in capsys.readouterr().err
-    assert not entry.exists() and not (tmp_path / "b").exists()
+    assert not store.fs.exists(entry) and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("where", ["path", "memory"])
+def test_an_entry_without_its_record_is_a_miss(tmp_path, where):
+    """A writer killed before its record went up left files only: readers never take them."""
+    store = cache_at(where, tmp_path)
+    store.fs.makedirs(f"{store.root}/{'k' * 32}", exist_ok=True)
+    store.fs.pipe_file(f"{store.root}/{'k' * 32}/model.pte", b"half")
+    assert store.restore("k" * 32, tmp_path / "a") is None and not (tmp_path / "a").exists()
