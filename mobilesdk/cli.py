@@ -15,6 +15,8 @@ EPILOG = textwrap.dedent(
     examples:
       mobilesdk build examples/bundle.toml --out dist/bundle   # convert, check parity, write the bundle
       mobilesdk build examples/bundle.toml -j 2                # two models at a time
+      mobilesdk build examples/bundle.toml --shard 1/4 --out s1   # a quarter of the cells, for a CI matrix job
+      mobilesdk merge s1 s2 s3 s4 --out dist/bundle            # ... the four shards joined
       mobilesdk verify dist/bundle                             # re-hash files and re-run parity
       mobilesdk verify dist/bundle --reference refs/ --junit verify.xml   # ... and against your outputs
       mobilesdk bindings dist/bundle                           # Kotlin and Swift bindings, from the manifest
@@ -48,7 +50,7 @@ def cmd_build(args) -> int:
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else cfg.out or Path("dist/bundle")
-    manifest = build(cfg, out, use_cache=not args.no_cache, jobs=args.jobs)
+    manifest = build(cfg, out, use_cache=not args.no_cache, jobs=args.jobs, shard=args.shard)
     ci_files(args, "build", manifest_outcomes(manifest))
     rows = [a for m in manifest.models for a in m.artifacts]
     failed = [f"{m.name}/{a.format}/{a.precision}" for m in manifest.models for a in m.artifacts if not a.passed and not a.diagnostic]
@@ -58,6 +60,16 @@ def cmd_build(args) -> int:
         return 1
     print("all parity checks passed")
     return 0
+
+
+def cmd_merge(args) -> int:
+    from mobilesdk.pipeline.merge import merge
+
+    manifest = merge([Path(d) for d in args.shards], Path(args.out))
+    cells = sum(len(m.artifacts) for m in manifest.models)
+    print(f"wrote {args.out}: {len(args.shards)} shards, {len(manifest.models)} models, {cells} artifacts, "
+          f"{'all parity checks passed' if manifest.passed else 'parity FAILED (see the report)'}")
+    return 0 if manifest.passed else 1
 
 
 def cmd_verify(args) -> int:
@@ -231,7 +243,16 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                    help="build up to N models at once, each in its own process with cores/N threads (default 1); "
                    "models are independent, so 2 roughly halves a multi-model build on 2+ cores")
+    b.add_argument("--shard", type=_shard, metavar="I/N",
+                   help="build only share I of N of the model x format x precision cells (a CI matrix job each), "
+                   "then join the shards with `mobilesdk merge`; share a cache across the jobs (MOBILESDK_CACHE)")
     b.set_defaults(fn=cmd_build)
+    mg = sub.add_parser("merge", help="join the shards of a `build --shard I/N` into one bundle",
+                        description="Join the N shard directories of one build into the bundle an unsharded build "
+                        "writes: every shard must be present and intact, from one config and toolchain.")
+    mg.add_argument("shards", nargs="+", help="the shard directories, in any order")
+    mg.add_argument("--out", required=True, help="the bundle directory to write (replaced only on success)")
+    mg.set_defaults(fn=cmd_merge)
     ci = ci_parent()
     v = sub.add_parser("verify", parents=[ci], help="re-hash a bundle's files and re-run its parity checks",
                        description="Check a bundle: manifest schema, sha256 of every file, no missing or extra "
@@ -302,6 +323,13 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the reference model families and presets").set_defaults(fn=cmd_models)
     sub.add_parser("doctor", help="show toolchain versions and which converters can run").set_defaults(fn=cmd_doctor)
     return p
+
+
+def _shard(text: str) -> tuple[int, int]:
+    i, sep, n = text.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N with 1 <= I <= N (e.g. --shard 2/4)")
+    return int(i), int(n)
 
 
 def ci_parent() -> argparse.ArgumentParser:

@@ -172,6 +172,7 @@ class Manifest:
     models: list[Model]
     files: list[FileEntry]  # every file in the bundle except manifest.json
     passed: bool
+    shard: str = ""  # "i/n" for one shard of a build (`build --shard`, joined by `merge`); "" for a whole bundle
 
 
 # --- JSON <-> dataclasses ---------------------------------------------------------------------

@@ -119,6 +119,29 @@ def check_formats(cfg: BundleConfig) -> None:
             raise ConfigError(f"[models.{mc.name}] asks for unavailable formats ({reasons}). Fix: run `make setup` or drop them")
 
 
+def cells(mc: ModelConfig) -> list[tuple[str, str]]:
+    """The model's (format, precision) pairs, in build order: the config's formats, each with the
+    precisions its converter has, less `skip`."""
+    return [(fmt, p) for fmt in mc.formats for p in mc.precisions
+            if p in registry()[fmt].precisions and f"{fmt}/{p}" not in mc.skip]
+
+
+def shard_config(cfg: BundleConfig, index: int, count: int) -> BundleConfig:
+    """The share of shard `index` of `count` (1-based): cell k of the whole config's cells (models in
+    order, each model's cells in build order) goes to shard k mod count + 1, so the shards interleave
+    formats and precisions and `merge` restores the order. Every shard keeps every model (its golden
+    data and PyTorch checks are the same in each), with the other shards' cells skipped."""
+    k, out = 0, []
+    for mc in cfg.models:
+        others = []
+        for fmt, prec in cells(mc):
+            if k % count != index - 1:
+                others.append(f"{fmt}/{prec}")
+            k += 1
+        out.append(dataclasses.replace(mc, skip=mc.skip + tuple(others)))
+    return dataclasses.replace(cfg, models=tuple(out))
+
+
 def plan(mc: ModelConfig, root: Path, cache: Cache) -> tuple[Graph, ModelSteps]:
     """The steps of one model; models share nothing, so they can build in separate processes."""
     g = Graph()
@@ -128,13 +151,12 @@ def plan(mc: ModelConfig, root: Path, cache: Cache) -> tuple[Graph, ModelSteps]:
     captured = g.add(f"capture/{m}", lambda loaded, gold: capture_step(loaded, gold, mc), load, golden)
     semantics = g.add(f"semantics/{m}", torch_semantics, load, golden)
     artifacts = []
-    for fmt in mc.formats:
+    for fmt, prec in cells(mc):
         conv = registry()[fmt]
-        for prec in [p for p in mc.precisions if p in conv.precisions and f"{fmt}/{p}" not in mc.skip]:
-            key = f"{m}/{fmt}/{prec}"
-            job = ConvertJob(m, conv, prec, root / "models" / m / fmt / prec, mc.options.get(fmt, {}))
-            converted = g.add(f"convert/{key}", functools.partial(convert_step, job, cache=cache), load, golden, captured)
-            artifacts.append(g.add(f"parity/{key}", functools.partial(parity_step, job, root), load, golden, converted))
+        key = f"{m}/{fmt}/{prec}"
+        job = ConvertJob(m, conv, prec, root / "models" / m / fmt / prec, mc.options.get(fmt, {}))
+        converted = g.add(f"convert/{key}", functools.partial(convert_step, job, cache=cache), load, golden, captured)
+        artifacts.append(g.add(f"parity/{key}", functools.partial(parity_step, job, root), load, golden, converted))
     return g, ModelSteps(load, golden, captured, semantics, tuple(artifacts))
 
 
@@ -275,10 +297,15 @@ def _disk_size(paths: list[Path]) -> int:
     return sum(f.stat().st_size for f in files)
 
 
-def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progress | None = None, jobs: int = 1) -> Manifest:
-    """Build every model (in `jobs` worker processes when > 1) into a staging copy of `out`."""
+def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progress | None = None, jobs: int = 1,
+          shard: tuple[int, int] | None = None) -> Manifest:
+    """Build every model (in `jobs` worker processes when > 1) into a staging copy of `out`; with
+    `shard` (index, count), only that shard's cells (`shard_config`), for `mobilesdk merge`."""
     check_formats(cfg)
     check_out(out)
+    whole = cfg
+    if shard:
+        cfg = shard_config(cfg, *shard)
     with staging(out) as root:
         if jobs > 1 and len(cfg.models) > 1:
             models = _build_parallel(cfg, root, use_cache, jobs)
@@ -286,16 +313,23 @@ def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progre
             cache = Cache.default(enabled=use_cache)
             models = [build_model(mc, root, cache, progress or Progress()) for mc in cfg.models]
         toolchain = {"mobilesdk": __version__, "torch": torch.__version__, "numpy": np.__version__}
-        for fmt in sorted({f for mc in cfg.models for f in mc.formats}):
+        for fmt in sorted({f for mc in whole.models for f in mc.formats}):
             toolchain |= get(fmt).versions()
-        passed = all(a.passed for mdl in models for a in mdl.artifacts if not a.diagnostic)
-        manifest = Manifest(SCHEMA_VERSION, cfg.name, cfg.version, __version__, toolchain, models, [], passed)
-        pictures = {mdl.name: path for mdl in models if (path := draw(root, mdl, model_spec(root, mdl)))}
-        sizes = {f.path: f.size for f in file_entries(root)}
-        (root / REPORT).write_text(render_report(manifest, sizes, pictures))
-        manifest = dataclasses.replace(manifest, files=file_entries(root))
-        (root / MANIFEST).write_text(to_json(manifest))
-        bindings.write(root, manifest)
+        manifest = Manifest(SCHEMA_VERSION, cfg.name, cfg.version, __version__, toolchain, models, [], False,
+                            shard=f"{shard[0]}/{shard[1]}" if shard else "")
+        return finish(root, manifest)
+
+
+def finish(root: Path, manifest: Manifest) -> Manifest:
+    """Everything after the models: the pictures, the report, the file list, manifest.json, the bindings."""
+    models = manifest.models
+    manifest = dataclasses.replace(manifest, passed=all(a.passed for mdl in models for a in mdl.artifacts if not a.diagnostic))
+    pictures = {mdl.name: path for mdl in models if (path := draw(root, mdl, model_spec(root, mdl)))}
+    sizes = {f.path: f.size for f in file_entries(root)}
+    (root / REPORT).write_text(render_report(manifest, sizes, pictures))
+    manifest = dataclasses.replace(manifest, files=file_entries(root))
+    (root / MANIFEST).write_text(to_json(manifest))
+    bindings.write(root, manifest)
     return manifest
 
 

@@ -146,6 +146,8 @@ def render_report(m: Manifest, sizes: dict[str, int], pictures: dict[str, str] |
         "(top-2 gap under the precision's tie margin) may go either way. Thresholds in parentheses.",
         "",
     ]
+    if m.shard:
+        lines += [f"This is shard {m.shard} of a build: it holds its share of the cells; `mobilesdk merge` joins the shards.", ""]
     for model in m.models:
         lines += [f"## {model.name} ({model.source})", "", model.description, ""]
         if model.name in (pictures or {}):
