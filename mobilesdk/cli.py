@@ -24,6 +24,7 @@ EPILOG = textwrap.dedent(
       mobilesdk compare release/bundle dist/bundle             # regressions since the last release
       mobilesdk run dist/bundle textclf "说实话 I really like 这个新功能 😊"   # sentiment and language spans
       mobilesdk spec examples/huggingface/bundle.toml          # the spec each model builds with, as TOML
+      mobilesdk cache clean --older-than 30                    # drop conversions unused for a month
       mobilesdk models                                         # the reference model families
       mobilesdk doctor                                         # which converters can run here
 
@@ -70,6 +71,25 @@ def cmd_merge(args) -> int:
     print(f"wrote {args.out}: {len(args.shards)} shards, {len(manifest.models)} models, {cells} artifacts, "
           f"{'all parity checks passed' if manifest.passed else 'parity FAILED (see the report)'}")
     return 0 if manifest.passed else 1
+
+
+def cmd_cache(args) -> int:
+    from datetime import datetime, timezone
+
+    from mobilesdk.pipeline.cache import Cache
+
+    cache = Cache.default()
+    if args.action == "clean":
+        count, freed = cache.clean(args.older_than)
+        print(f"{cache.url}: removed {count} entries ({freed / 1e6:.1f} MB)")
+        return 0
+    entries = cache.entries()
+    total = sum(e.size for e in entries)
+    print(f"{cache.url}: {len(entries)} entries, {total / 1e6:.1f} MB")
+    if entries:
+        now = datetime.now(timezone.utc)
+        print(f"  least recently used {(now - entries[0].used).days} days ago, most recently {(now - entries[-1].used).days} days ago")
+    return 0
 
 
 def cmd_verify(args) -> int:
@@ -314,6 +334,13 @@ def parser() -> argparse.ArgumentParser:
     co.add_argument("--max-drop-agreement", type=float, default=0.01, metavar="X",
                     help="largest agreement drop that is not a regression (default 0.01)")
     co.set_defaults(fn=cmd_compare)
+    ca = sub.add_parser("cache", help="what the conversion cache holds, and cleaning it",
+                        description="The conversion cache is at MOBILESDK_CACHE (default .mobilesdk-cache): a path or an "
+                        "fsspec URL (s3://, gs://, file://). It keeps at most MOBILESDK_CACHE_MAX_GB (default 20) by "
+                        "evicting the least recently used entries.")
+    ca.add_argument("action", choices=("info", "clean"), help="info: entries and size; clean: remove entries")
+    ca.add_argument("--older-than", type=float, metavar="DAYS", help="clean only entries not used for DAYS days")
+    ca.set_defaults(fn=cmd_cache)
     sp = sub.add_parser("spec", help="print each model's spec as TOML (derived for huggingface models)",
                         description="Load the models of CONFIG and print the ModelSpec each is built with, as "
                         "TOML to copy into bundle.toml as [models.<name>.spec] and adjust.")

@@ -21,6 +21,8 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +126,14 @@ def _digest(path: Path) -> str:
 
 
 RECORD = "converted.json"  # an entry's files, meta and sha256s: written last, so its presence means complete
+DEFAULT_MAX_GB = 20.0  # MOBILESDK_CACHE_MAX_GB: past it, the least recently used entries go
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    size: int  # bytes, all its files
+    used: datetime  # stored or last restored
 
 
 class Cache:
@@ -170,6 +180,7 @@ class Cache:
                 (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged / name, out_dir / name)
                 files.append(out_dir / name)
+            self._write_record(entry, json.dumps(record))  # its time is when it was last used: the cap evicts by it
             return Converted(files, record["meta"])
         finally:
             shutil.rmtree(staged, ignore_errors=True)
@@ -184,9 +195,52 @@ class Cache:
                 if part.is_file():
                     self._put(part, f"{entry}/{name}" + ("/" + part.relative_to(f).as_posix() if f.is_dir() else ""))
         record = json.dumps({"files": names, "meta": converted.meta, "sha256": {n: _digest(f) for f, n in zip(converted.files, names)}})
+        self._write_record(entry, record)
+        self.cap(float(os.environ.get("MOBILESDK_CACHE_MAX_GB", DEFAULT_MAX_GB)) * 1e9)
+
+    def _write_record(self, entry: str, record: str) -> None:
         tmp = f"{entry}/.{RECORD}.tmp-{os.getpid()}"
         self.fs.pipe_file(tmp, record.encode())
         self.fs.mv(tmp, f"{entry}/{RECORD}")
+
+    def entries(self) -> list[Entry]:
+        """The complete entries, least recently used first."""
+        if self.url is None or not self.fs.exists(self.root):
+            return []
+        found = []
+        for path in self.fs.ls(self.root, detail=False):
+            key = path.rstrip("/").rsplit("/", 1)[-1]
+            if key.startswith(".") or not self.fs.exists(f"{path}/{RECORD}"):
+                continue
+            used = self.fs.modified(f"{path}/{RECORD}")
+            found.append(Entry(key, int(self.fs.du(path)), used if used.tzinfo else used.replace(tzinfo=timezone.utc)))
+        return sorted(found, key=lambda e: e.used)
+
+    def remove(self, entries: list[Entry]) -> int:
+        """Remove these entries; the bytes freed."""
+        for e in entries:
+            self.fs.rm(f"{self.root}/{e.key}", recursive=True)
+        return sum(e.size for e in entries)
+
+    def clean(self, older_than_days: float | None = None) -> tuple[int, int]:
+        """Remove every entry, or those not used for `older_than_days`; (entries, bytes) removed."""
+        now = datetime.now(timezone.utc)
+        old = [e for e in self.entries() if older_than_days is None or now - e.used > timedelta(days=older_than_days)]
+        return len(old), self.remove(old)
+
+    def cap(self, max_bytes: float) -> None:
+        """Evict the least recently used entries until the cache holds at most `max_bytes`."""
+        entries = self.entries()
+        total = sum(e.size for e in entries)
+        evict = []
+        for e in entries[:-1]:  # never the entry just stored
+            if total <= max_bytes:
+                break
+            evict.append(e)
+            total -= e.size
+        if evict:
+            print(f"cache: over {max_bytes / 1e9:g} GB (MOBILESDK_CACHE_MAX_GB): removed the {len(evict)} least recently "
+                  f"used entries ({self.remove(evict) / 1e6:.0f} MB)", file=sys.stderr)
 
     def _put(self, local: Path, remote: str) -> None:
         self.fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)

@@ -155,3 +155,42 @@ def test_an_entry_without_its_record_is_a_miss(tmp_path, where):
     store.fs.makedirs(f"{store.root}/{'k' * 32}", exist_ok=True)
     store.fs.pipe_file(f"{store.root}/{'k' * 32}/model.pte", b"half")
     assert store.restore("k" * 32, tmp_path / "a") is None and not (tmp_path / "a").exists()
+
+
+def _stored(store: cache.Cache, tmp_path, key: str, size: int) -> None:
+    from converters.base import Converted
+
+    out = tmp_path / f"out-{key}"
+    out.mkdir()
+    (out / "model.pte").write_bytes(b"x" * size)
+    store.store(key, Converted([out / "model.pte"], {}), out)
+
+
+@pytest.mark.parametrize("where", ["path", "memory"])
+def test_the_cap_evicts_the_least_recently_used_and_clean_removes(tmp_path, monkeypatch, capsys, where):
+    store = cache_at(where, tmp_path)
+    monkeypatch.setenv("MOBILESDK_CACHE_MAX_GB", "1")
+    for key in ("a" * 32, "b" * 32, "c" * 32):
+        _stored(store, tmp_path, key, 1000)
+    assert [e.key[0] for e in store.entries()] == ["a", "b", "c"] and all(e.size > 1000 for e in store.entries())
+    assert store.restore("a" * 32, tmp_path / "r") is not None  # a is used again: b is now the oldest
+    monkeypatch.setenv("MOBILESDK_CACHE_MAX_GB", str(2.5 * store.entries()[0].size / 1e9))
+    _stored(store, tmp_path, "d" * 32, 1000)
+    assert [e.key[0] for e in store.entries()] == ["a", "d"]  # b, then c, went
+    assert "removed the 2 least recently used entries" in capsys.readouterr().err
+    assert store.clean(older_than_days=1) == (0, 0)  # none is a day old
+    count, freed = store.clean()
+    assert count == 2 and freed > 2000 and store.entries() == []
+
+
+def test_cache_info_and_clean_on_the_command_line(tmp_path):
+    import subprocess
+
+    store = cache_at("path", tmp_path)
+    _stored(store, tmp_path, "a" * 32, 5000)
+    env = {**__import__("os").environ, "MOBILESDK_CACHE": store.url}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "mobilesdk.cli", "cache", *a], capture_output=True, text=True, env=env)  # noqa: E731
+    r = run("info")
+    assert r.returncode == 0 and "1 entries" in r.stdout
+    assert "removed 0 entries" in run("clean", "--older-than", "7").stdout
+    assert "removed 1 entries" in run("clean").stdout and "0 entries" in run("info").stdout
