@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from converters.base import BuildContext, Converter, get, registry
+from converters.base import BuildContext, Converted, Converter, get, registry
 from mobilesdk import __version__
 from mobilesdk.capture import capture, run_torch
 from mobilesdk.config import BundleConfig, ModelConfig
@@ -33,8 +33,10 @@ from mobilesdk.manifest import (
 from mobilesdk.mask_lint import lint
 from mobilesdk.pipeline import bindings
 from mobilesdk.pipeline.bundle import MANIFEST, REPORT, check_out, file_entries, render_report, save_golden, staging
-from mobilesdk.pipeline.cache import Cache, convert_key
-from mobilesdk.pipeline.check import ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate, reference_rows
+from mobilesdk.pipeline.cache import Cache, convert_key, parity_key
+from mobilesdk.pipeline.check import (
+    ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate, reference_rows, results_of,
+)
 from mobilesdk.pipeline.graph import Graph, Progress, Step
 from mobilesdk.pipeline.pictures import draw
 from mobilesdk.pipeline.reference import read_references
@@ -156,7 +158,7 @@ def plan(mc: ModelConfig, root: Path, cache: Cache) -> tuple[Graph, ModelSteps]:
         key = f"{m}/{fmt}/{prec}"
         job = ConvertJob(m, conv, prec, root / "models" / m / fmt / prec, mc.options.get(fmt, {}))
         converted = g.add(f"convert/{key}", functools.partial(convert_step, job, cache=cache), load, golden, captured)
-        artifacts.append(g.add(f"parity/{key}", functools.partial(parity_step, job, root), load, golden, converted))
+        artifacts.append(g.add(f"parity/{key}", functools.partial(parity_step, job, root, cache=cache), load, golden, converted))
     return g, ModelSteps(load, golden, captured, semantics, tuple(artifacts))
 
 
@@ -255,9 +257,20 @@ def capture_step(loaded: Loaded, golden: Golden, mc: ModelConfig) -> Captured:
     return Captured(ep, findings, f"fp16 mask lint {verb}: " + ", ".join(f"{f.node}={f.value}" for f in findings))
 
 
-def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, result: ConvertResult) -> Artifact:
-    return check_artifact(ArtifactCheck(job.converter, job.precision, result, loaded.spec, golden.golden_set(), root,
-                                        torch_runner(loaded), golden.audio))
+def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, result: ConvertResult, cache: Cache) -> Artifact:
+    """The artifact judged in its runtime; its rows come from the cache when this artifact (its bytes and
+    what made it) was judged on this golden data by this checking code before."""
+    check = ArtifactCheck(job.converter, job.precision, result, loaded.spec, golden.golden_set(), root,
+                          torch_runner(loaded), golden.audio)
+    if result.converted is None:
+        return check_artifact(check)
+    key = "parity-" + parity_key(result, golden)
+    hit = cache.restore(key, job.out_dir)
+    if hit is not None:
+        return check_artifact(check, known=hit.meta)
+    artifact = check_artifact(check)
+    cache.store(key, Converted([], results_of(artifact)), job.out_dir)
+    return artifact
 
 
 def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Captured, cache: Cache) -> ConvertResult:
@@ -268,7 +281,7 @@ def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Capt
     job.out_dir.mkdir(parents=True, exist_ok=True)
     hit = cache.restore(key, job.out_dir)
     if hit is not None:
-        return ConvertResult(hit, "", "cached")
+        return ConvertResult(hit, "", "cached", key)
     try:
         converted = conv.convert(captured.ep, ctx, prec, job.out_dir)
     except MobileSDKError as e:
@@ -278,7 +291,7 @@ def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Capt
     except Exception as e:  # a toolchain limit hit by this model: a failed row, the other artifacts still build
         return ConvertResult(None, f"`{conv.name}` {prec} conversion raised {summary(e)}", "FAILED")
     cache.store(key, converted, job.out_dir)
-    return ConvertResult(converted, "", f"{_disk_size(converted.files) / 1024:.0f} KB")
+    return ConvertResult(converted, "", f"{_disk_size(converted.files) / 1024:.0f} KB", key)
 
 
 def parity_problem(conv: Converter, precision: str, spec: ModelSpec, golden: list[ReferenceCase],

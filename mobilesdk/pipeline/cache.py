@@ -13,6 +13,7 @@ against the sha256 recorded when it was stored: a damaged entry is reported, dro
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import hashlib
 import importlib.util
@@ -42,6 +43,30 @@ def convert_key(conv: Converter, precision: str, ep, ctx: BuildContext) -> str:
         for name in sorted(batch):
             h.update(name.encode())
             h.update(np.ascontiguousarray(batch[name]).tobytes())
+    return h.hexdigest()[:32]
+
+
+def parity_key(result, golden) -> str:
+    """What an artifact's parity and mask-suite rows follow from: what made it (its conversion key:
+    program, converter source and versions, spec with its thresholds, precision), its bytes, the
+    golden cases with PyTorch's and the user's outputs, the clips the mask suite takes, and the
+    checking code (mobilesdk.pipeline.check and all it imports)."""
+    h = hashlib.sha256(result.key.encode())
+    for f in result.converted.files:
+        h.update(_digest(Path(f)).encode())
+    for case, outputs in zip(golden.cases, golden.outputs):
+        for arrays in (case.inputs, outputs, golden.expected.get(case.name, {})):
+            for name in sorted(arrays):
+                h.update(name.encode())
+                h.update(np.ascontiguousarray(arrays[name]).tobytes())
+        h.update(json.dumps([dataclasses.astuple(r) for r in case.text], default=str).encode())
+    for clip in golden.audio.clips if golden.audio else ():
+        h.update(clip.name.encode())
+        h.update(np.ascontiguousarray(clip.samples).tobytes())
+        h.update(json.dumps(clip.inputs, sort_keys=True).encode())
+    for path in source_files("mobilesdk.pipeline.check"):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
     return h.hexdigest()[:32]
 
 
@@ -200,6 +225,7 @@ class Cache:
 
     def _write_record(self, entry: str, record: str) -> None:
         tmp = f"{entry}/.{RECORD}.tmp-{os.getpid()}"
+        self.fs.makedirs(entry, exist_ok=True)
         self.fs.pipe_file(tmp, record.encode())
         self.fs.mv(tmp, f"{entry}/{RECORD}")
 

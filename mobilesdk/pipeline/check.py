@@ -4,6 +4,8 @@ Used by `build` (right after conversion) and by `verify` (from the files in a bu
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -14,6 +16,7 @@ from converters.base import Converted, Converter
 from mobilesdk.errors import summary
 from mobilesdk.golden import AudioFeed, TextRow, lengths_from_inputs
 from mobilesdk.manifest import Artifact, OutputParity
+from mobilesdk.serde import from_data
 from mobilesdk.parity import clean, combine, compare, judge, valid_selector
 from mobilesdk.semantics import run_suite
 from mobilesdk.spec import Arrays, ModelSpec, OutputSpec, Runner
@@ -132,6 +135,7 @@ class ConvertResult:
     converted: Converted | None
     error: str
     summary: str = ""
+    key: str = ""  # the conversion's cache key: everything the artifact was made from
 
 
 @dataclass(frozen=True)
@@ -148,9 +152,18 @@ class ArtifactCheck:
     audio: AudioFeed | None = None  # the model's clips, for the mask suite's audio inputs
 
 
-def check_artifact(c: ArtifactCheck) -> Artifact:
+RESULTS = ("parity", "semantics", "reference_parity", "passed", "note")  # what running the artifact decides
+
+
+def results_of(a: Artifact) -> dict:
+    """The fields of `a` that running it decided, as JSON data (for the result cache)."""
+    return {f: json.loads(json.dumps(dataclasses.asdict(a)[f])) for f in RESULTS}
+
+
+def check_artifact(c: ArtifactCheck, known: dict | None = None) -> Artifact:
     """The manifest entry of one artifact: its files, facts, parity rows and mask-suite rows (or why
-    there are none)."""
+    there are none); with `known` (`results_of` an earlier check of the same artifact on the same
+    golden data), those rows without running it."""
     labels = [case_label(g.name, g.inputs, c.spec) for g in c.golden]
     conv = c.converter
     base = dict(format=conv.name, precision=c.precision, runtime=conv.runtime(), diagnostic=conv.diagnostic,
@@ -159,6 +172,9 @@ def check_artifact(c: ArtifactCheck) -> Artifact:
         return Artifact(**base, path="", files=[], meta={}, parity=[], semantics=[], passed=False,
                         note=f"conversion failed: {c.result.error}")
     files = [f.relative_to(c.root).as_posix() for f in c.result.converted.files]
+    if known is not None:
+        return from_data(Artifact, {**dataclasses.asdict(Artifact(**base, path=files[0], files=files,
+                         meta=dict(c.result.converted.meta), parity=[], semantics=[], passed=False, note="")), **known})
     rows, given, checks, notes = [], [], [], []
     try:
         runner = conv.runner(c.result.converted, c.spec)
