@@ -136,7 +136,9 @@ def _check_keys(table: dict, allowed: dict, where: str) -> None:
 def _names(value: list, key: str, where: str, known: tuple[str, ...]) -> tuple[str, ...]:
     for v in value:
         if v not in known:
-            raise ConfigError(f"{where}: `{key}` has unknown entry {v!r}; choose from {', '.join(known)}")
+            close = difflib.get_close_matches(str(v), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{where}: `{key}` has unknown entry {v!r}; {hint}choose from {', '.join(known)}")
     if not value:
         raise ConfigError(f"{where}: `{key}` is empty; list at least one of {', '.join(known)}")
     return tuple(value)
@@ -195,7 +197,7 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
     except FileNotFoundError:
         raise ConfigError(f"config file `{path}` does not exist. Fix: pass the path of a bundle.toml") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"`{path}` is not valid TOML: {e}") from None
+        raise ConfigError(f"`{path}` is not valid TOML: {e}. Fix: correct the syntax there (https://toml.io)") from None
     for key in data:
         if key not in ("bundle", "models"):
             raise ConfigError(f"{path}: unknown table `[{key}]`; use `[bundle]` and `[models.<name>]`")

@@ -44,6 +44,16 @@ class CheckpointError(MobileSDKError):
     pass
 
 
+class FailedCells(MobileSDKError):
+    """`build --strict`: some cells failed, so the bundle was not written. Not bad input: exit 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, rows: list[str]):
+        super().__init__(message)
+        self.rows = rows
+
+
 class InternalError(Exception):
     """A bug: never caught by the CLI's one-line error handler."""
 
