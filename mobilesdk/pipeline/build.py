@@ -415,8 +415,13 @@ def exit_with_parent(parent: int, every_s: float = 0.5) -> None:
 
 
 def _worker_init(threads: int, formats: list[str], parent: int) -> None:
+    import signal
+
     from mobilesdk.logs import quiet_toolchain_logs
 
+    # Ctrl-C reaches every process of the terminal's group: the parent alone handles it (it terminates
+    # the pool and removes staging); a worker's KeyboardInterrupt would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(parent)
     quiet_toolchain_logs()
     torch.set_num_threads(threads)
