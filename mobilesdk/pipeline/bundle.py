@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -87,6 +87,12 @@ def _running(pid: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def inside(rel: str) -> bool:
+    """Whether a recorded relative path stays inside its directory: relative, forward slashes, no `..`."""
+    p = PurePosixPath(rel)
+    return bool(rel) and "\\" not in rel and not p.is_absolute() and ".." not in p.parts
 
 
 def sha256_file(path: Path) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from converters.base import BuildContext, Converted, Converter, memo_per_program
+from mobilesdk.pipeline.bundle import inside
 
 
 def convert_key(conv: Converter, precision: str, ep, ctx: BuildContext) -> str:
@@ -149,24 +150,37 @@ class Cache:
         meta_path = entry / "converted.json"
         if not meta_path.exists():
             return None
-        record = json.loads(meta_path.read_text())
-        digests = record.get("sha256", {})
-        damaged = next((n for n in record["files"] if not (entry / n).exists() or _digest(entry / n) != digests.get(n)), None)
+        try:
+            record = json.loads(meta_path.read_text())
+            names, digests, meta = [str(n) for n in record["files"]], dict(record.get("sha256", {})), dict(record["meta"])
+        except (OSError, ValueError, KeyError, TypeError):
+            names, digests, meta = None, {}, {}
+        damaged = "converted.json" if names is None else next(
+            (n for n in names if not inside(n) or not (entry / n).exists() or _digest(entry / n) != digests.get(n)), None)
         if damaged is not None:  # changed on disk since it was stored (or stored before entries had digests)
             print(f"cache: entry {key[:12]} has `{damaged}` differing from its record; converting again", file=sys.stderr)
             shutil.rmtree(entry, ignore_errors=True)
             return None
         files = []
-        for name in record["files"]:
+        for name in names:
             _copy(entry / name, out_dir / name)
             files.append(out_dir / name)
-        return Converted(files, record["meta"])
+        return Converted(files, meta)
 
     def store(self, key: str, converted: Converted, out_dir: Path) -> None:
+        """Keep a copy of the converted files. The cache only saves time: when it cannot be written (a
+        full disk, no permission) the build goes on without it and says so."""
         if self.root is None:
             return
-        entry = self.root / key
         tmp = self.root / f".{key}.tmp-{os.getpid()}"
+        try:
+            self._store(key, converted, out_dir, tmp)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            print(f"cache: could not store entry {key[:12]} in `{self.root}` ({e.strerror or e}); not cached", file=sys.stderr)
+
+    def _store(self, key: str, converted: Converted, out_dir: Path, tmp: Path) -> None:
+        entry = self.root / key
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         names = []

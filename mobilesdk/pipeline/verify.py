@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from converters.base import Converted, get
 from mobilesdk.errors import BundleError, summary
 from mobilesdk.manifest import SCHEMA_VERSION, from_json, validate
 from mobilesdk.pipeline import bindings
-from mobilesdk.pipeline.bundle import MANIFEST, bundle_files, load_golden, sha256_file
+from mobilesdk.pipeline.bundle import MANIFEST, bundle_files, inside, load_golden, sha256_file
 from mobilesdk.pipeline.check import ReferenceCase, evaluate
 from mobilesdk.spec import spec_from_json
 
@@ -34,12 +34,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def inside(rel: str) -> bool:
-    """Whether a manifest path stays inside the bundle: relative, forward slashes, no `..`."""
-    p = PurePosixPath(rel)
-    return bool(rel) and "\\" not in rel and not p.is_absolute() and ".." not in p.parts
 
 
 def symlinks(root: Path) -> dict[str, str]:
