@@ -78,7 +78,8 @@ def load_model(mc: ModelConfig) -> tuple[torch.nn.Module, ModelSpec]:
         try:
             spec = spec_from_json({**spec.to_json(), **mc.spec})
         except (ValueError, TypeError, KeyError) as e:
-            raise ConfigError(f"[models.{mc.name}.spec] does not make a valid spec: {e}") from None
+            raise ConfigError(f"[models.{mc.name}.spec] does not make a valid spec: {e}. Fix: correct that field; "
+                              "`mobilesdk spec CONFIG` prints the spec it replaces fields of") from None
     return module.eval(), spec
 
 

@@ -26,7 +26,7 @@ from mobilesdk.errors import BundleError, ConfigError
 from mobilesdk.spec import PRECISIONS, spec_from_json
 from tests.fixtures.small_models import spec as small_spec
 
-EXAMPLES, SLOW_EXAMPLES = 1000, 10000
+EXAMPLES, SLOW_EXAMPLES = 1000, 4000
 FORMATS = ("executorch", "onnx", "tflite", "coreml")
 OPTIONS = {"tflite": {"route": str, "buckets": dict}}
 SIZES = [pytest.param(EXAMPLES, id="suite"), pytest.param(SLOW_EXAMPLES, id="slow", marks=pytest.mark.slow)]
@@ -163,7 +163,7 @@ def _replace(data, path, new):
     return data
 
 
-@pytest.mark.parametrize("examples", [pytest.param(EXAMPLES // 4, id="suite"),
+@pytest.mark.parametrize("examples", [pytest.param(EXAMPLES // 2, id="suite"),
                                       pytest.param(SLOW_EXAMPLES // 4, id="slow", marks=pytest.mark.slow)])
 def test_the_manifest_loader_raises_only_bundle_errors(examples):
     from mobilesdk.pipeline.verify import read_manifest
