@@ -38,7 +38,7 @@ KNOWN_FAILURES = (
     KnownFailure(
         r"Unsupported fx node (\S+)",
         "coremltools has no translation for it; rewrite it with ops Core ML supports, register one with "
-        "coremltools.converters.mil.frontend.torch.register_torch_op, or leave the cell out (skip = [\"coreml/fp32\"])",
+        "coremltools.converters.mil.frontend.torch.register_torch_op, or leave the cell out (skip = [\"coreml/<precision>\"])",
     ),
     KnownFailure(
         r"convert function for op '([^']+)' not implemented",
