@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from mobilesdk.errors import BundleError, MobileSDKError
+from mobilesdk.errors import BundleError, FailedCells, MobileSDKError
 from mobilesdk.logs import quiet_toolchain_logs
 
 EPILOG = textwrap.dedent(
@@ -32,7 +32,8 @@ EPILOG = textwrap.dedent(
     annotations (::error) for each failure when GITHUB_ACTIONS=true; .github/workflows/bundle.yml shows
     the whole loop (cache, build, verify, compare with the last release, upload).
 
-    exit codes: 0 success, 1 parity or verification failed, 2 bad input (the message says what to fix)
+    exit codes: 0 success, 1 a cell failed (conversion or parity; build --strict then writes nothing) or
+                verification failed, 2 bad input (the message says what to fix)
     """
 )
 
@@ -46,18 +47,24 @@ def ci_files(args, command: str, outcomes) -> None:
 
 def cmd_build(args) -> int:
     from mobilesdk.pipeline import load_config
-    from mobilesdk.pipeline.build import build
+    from mobilesdk.pipeline.build import build, failed_cells
     from mobilesdk.pipeline.ci_report import manifest_outcomes
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else cfg.out or Path("dist/bundle")
-    manifest = build(cfg, out, use_cache=not args.no_cache, jobs=args.jobs, shard=args.shard)
+    try:
+        manifest = build(cfg, out, use_cache=not args.no_cache, jobs=args.jobs, shard=args.shard, strict=args.strict)
+    except FailedCells as e:
+        print("\n".join(f"  {row}" for row in e.rows), file=sys.stderr)
+        raise
     ci_files(args, "build", manifest_outcomes(manifest))
     rows = [a for m in manifest.models for a in m.artifacts]
-    failed = [f"{m.name}/{a.format}/{a.precision}" for m in manifest.models for a in m.artifacts if not a.passed and not a.diagnostic]
+    failed = failed_cells(manifest.models)
     print(f"wrote {out}: {len(manifest.models)} models, {len(rows)} artifacts, report at {out / 'report.md'}")
     if failed:
-        print(f"parity FAILED for {len(failed)} artifacts: {', '.join(failed)} (see {out / 'report.md'})", file=sys.stderr)
+        print("\n".join(f"  {row}" for row in failed), file=sys.stderr)
+        print(f"{len(failed)} cell(s) FAILED (conversion or parity; marked in the manifest, see {out / 'report.md'})",
+              file=sys.stderr)
         return 1
     print("all parity checks passed")
     return 0
@@ -259,6 +266,10 @@ def parser() -> argparse.ArgumentParser:
                        "golden inputs in each runtime, and write the bundle atomically.")
     b.add_argument("config", help="path to a bundle.toml (see examples/bundle.toml)")
     b.add_argument("--out", help="bundle directory (default: [bundle].out or dist/bundle); replaced only on success")
+    b.add_argument("--strict", action="store_true",
+                   help="fail on any failed cell, diagnostic ones too: exit 1 and leave --out as it was. Without it a "
+                   "failed cell (no artifact, or failed parity) is marked in the manifest with its reason, the bundle "
+                   "is written, and the build exits 1 listing the failed cells")
     b.add_argument("--no-cache", action="store_true", help="convert everything again instead of reusing .mobilesdk-cache")
     b.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                    help="build up to N models at once, each in its own process with cores/N threads (default 1); "

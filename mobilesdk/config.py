@@ -140,7 +140,9 @@ def _check_keys(table: dict, allowed: dict, where: str) -> None:
 def _names(value: list, key: str, where: str, known: tuple[str, ...]) -> tuple[str, ...]:
     for v in value:
         if v not in known:
-            raise ConfigError(f"{where}: `{key}` has unknown entry {v!r}; choose from {', '.join(known)}")
+            close = difflib.get_close_matches(str(v), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{where}: `{key}` has unknown entry {v!r}; {hint}choose from {', '.join(known)}")
     if not value:
         raise ConfigError(f"{where}: `{key}` is empty; list at least one of {', '.join(known)}")
     return tuple(value)
@@ -198,15 +200,21 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
     path = Path(path)
     known_options = known_options or {}
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file `{path}` does not exist. Fix: pass the path of a bundle.toml") from None
+    except OSError as e:  # a directory, no permission
+        raise ConfigError(f"cannot read config file `{path}`: {e.strerror or e}. Fix: pass the path of a bundle.toml") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"`{path}` is not UTF-8 text (byte {e.start}). Fix: save it as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"`{path}` is not valid TOML: {e}") from None
+        raise ConfigError(f"`{path}` is not valid TOML: {e}. Fix: correct the syntax there (https://toml.io)") from None
     for key in data:
         if key not in ("bundle", "models"):
             raise ConfigError(f"{path}: unknown table `[{key}]`; use `[bundle]` and `[models.<name>]`")
     bundle = data.get("bundle", {})
+    if not isinstance(bundle, dict):
+        raise ConfigError(f"{path}: `bundle` must be a table. Fix: write it as `[bundle]` with keys under it")
     _check_keys(bundle, BUNDLE_KEYS, f"{path} [bundle]")
     formats = _names(bundle.get("formats", ["executorch"]), "formats", f"{path} [bundle]", known_formats)
     precisions = _names(bundle.get("precisions", list(PRECISIONS)), "precisions", f"{path} [bundle]", PRECISIONS)

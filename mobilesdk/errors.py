@@ -44,6 +44,16 @@ class CheckpointError(MobileSDKError):
     pass
 
 
+class FailedCells(MobileSDKError):
+    """`build --strict`: some cells failed, so the bundle was not written. Not bad input: exit 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, rows: list[str]):
+        super().__init__(message)
+        self.rows = rows
+
+
 class InternalError(Exception):
     """A bug: never caught by the CLI's one-line error handler."""
 
@@ -76,8 +86,10 @@ class KnownFailure:
     op: str = ""
 
 
-def explain(e: BaseException, backend: str, known: tuple[KnownFailure, ...], node: str = "") -> UnsupportedOpError | None:
-    """An UnsupportedOpError for the first entry of `known` that matches anywhere in e's chain."""
+def explain(e: BaseException, backend: str, known: tuple[KnownFailure, ...], node: str = "",
+            program=None) -> UnsupportedOpError | None:
+    """An UnsupportedOpError for the first entry of `known` that matches anywhere in e's chain; without
+    `node`, the first node of `program` (a torch.fx graph holder) calling the op is named."""
     if isinstance(e, UnsupportedOpError):
         return e
     text = " | ".join(str(x) for x in chain(e))
@@ -86,5 +98,19 @@ def explain(e: BaseException, backend: str, known: tuple[KnownFailure, ...], nod
         m = re.search(k.pattern, text)
         if m:
             op = k.op or m.group(1).rstrip(",;:.").replace("::", ".")
-            return UnsupportedOpError(op, backend, f"{k.hint} ({cause})", node=node)
+            return UnsupportedOpError(op, backend, f"{k.hint} ({cause})", node=node or node_calling(program, op))
     return None
+
+
+def node_calling(program, op: str) -> str:
+    """The name of the first call of `op` (`aten.prelu`, `prelu` or `aten.prelu.default`) in the graph
+    of `program` (an ExportedProgram or GraphModule), or '' when there is none or no program."""
+    graph = getattr(program, "graph", None)
+    for n in getattr(graph, "nodes", ()):
+        if n.op != "call_function":
+            continue
+        full = str(n.target)  # aten.prelu.default
+        parts = full.split(".")
+        if op in (full, ".".join(parts[:2]), parts[1] if len(parts) > 1 else full, getattr(n.target, "__name__", "")):
+            return n.name
+    return ""

@@ -219,9 +219,16 @@ class ModelSpec:
 
 
 def spec_from_json(data: dict) -> ModelSpec:
+    """The spec `data` describes; ValueError naming the problem for anything that is not one (a
+    missing field, a value of the wrong type, an inconsistency `validate` finds)."""
     from mobilesdk.serde import from_data
 
-    return from_data(ModelSpec, data)
+    try:
+        return from_data(ModelSpec, data)
+    except ValueError:
+        raise
+    except (TypeError, KeyError, AttributeError, IndexError) as e:
+        raise ValueError(f"not a valid spec ({type(e).__name__}: {e})") from None
 
 
 def validate(spec: ModelSpec) -> None:

@@ -35,7 +35,11 @@ KNOWN_FAILURES = (
         "(docs/toolchain-traps.md#1)",
         op="aten.prelu",
     ),
-    KnownFailure(r"Unsupported fx node (\S+)", "rewrite the op with supported primitives"),
+    KnownFailure(
+        r"Unsupported fx node (\S+)",
+        "coremltools has no translation for it; rewrite it with ops Core ML supports, register one with "
+        "coremltools.converters.mil.frontend.torch.register_torch_op, or leave the cell out (skip = [\"coreml/<precision>\"])",
+    ),
     KnownFailure(
         r"convert function for op '([^']+)' not implemented",
         "rewrite the op with supported primitives, or register a translation with "
@@ -146,7 +150,7 @@ def _ct_convert(ep, ctx: BuildContext, compute: str):
             return model, how
         except Exception as e:  # try the next table; report the first failure if all fail
             errors.append(e)
-    raise _explain(errors[0], ctx.model) from errors[0]
+    raise _explain(errors[0], ctx.model, ep) from errors[0]
 
 
 def _compress(model, precision: str):
@@ -191,7 +195,7 @@ def _describe(path: Path) -> dict[str, str | int]:
     return facts
 
 
-def _explain(e: Exception, model: str) -> Exception:
-    return explain(e, "coreml", KNOWN_FAILURES) or UnsupportedOpError(
+def _explain(e: Exception, model: str, ep=None) -> Exception:
+    return explain(e, "coreml", KNOWN_FAILURES, program=ep) or UnsupportedOpError(
         f"model `{model}`", "coreml", f"coremltools failed with {summary(e)}; simplify the op it names or report it"
     )

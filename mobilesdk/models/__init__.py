@@ -83,7 +83,8 @@ def build_model(
     """
     fam = FAMILIES.get(family)
     if fam is None:
-        raise ConfigError(f"unknown model family `{family}`. Fix: use one of {', '.join(FAMILIES)}")
+        raise ConfigError(f"unknown model family `{family}`. Fix: use one of {', '.join(FAMILIES)} "
+                          "(`mobilesdk models` lists them), or `factory` for your own module")
     config = fam.presets.get(preset)
     if config is None:
         raise ConfigError(

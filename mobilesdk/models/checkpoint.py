@@ -26,7 +26,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(
-            f"checkpoint `{p}` does not exist. Fix: check the path (relative paths start at the working directory)"
+            f"checkpoint `{p}` does not exist. Fix: check the path (`checkpoint` in a bundle.toml is relative to "
+            "the config file)"
         )
     try:
         if p.suffix == ".safetensors":

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import importlib
 import json
@@ -19,9 +20,9 @@ import torch
 
 from converters.base import BuildContext, Converted, Converter, get, registry
 from mobilesdk import __version__
-from mobilesdk.capture import capture, run_torch
+from mobilesdk.capture import TORCH_DTYPES, SpecOrdered, capture, run_torch, to_torch
 from mobilesdk.config import BundleConfig, ModelConfig
-from mobilesdk.errors import ConfigError, InternalError, MobileSDKError, summary
+from mobilesdk.errors import ConfigError, FailedCells, InternalError, MobileSDKError, summary
 from mobilesdk.golden import (
     AudioFeed, Case, TextFeed, calibration_batches, golden_cases, lengths_from_inputs, read_clips, read_sentences,
     token_input, valid_from_inputs,
@@ -32,7 +33,9 @@ from mobilesdk.manifest import (
 )
 from mobilesdk.mask_lint import lint
 from mobilesdk.pipeline import bindings
-from mobilesdk.pipeline.bundle import MANIFEST, REPORT, check_out, file_entries, render_report, save_golden, staging
+from mobilesdk.pipeline.bundle import (
+    MANIFEST, REPORT, check_out, file_entries, render_report, save_golden, staging, write_error,
+)
 from mobilesdk.pipeline.cache import Cache, convert_key, parity_key
 from mobilesdk.pipeline.check import (
     ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate, reference_rows, results_of,
@@ -42,7 +45,7 @@ from mobilesdk.pipeline.pictures import draw
 from mobilesdk.pipeline.reference import read_references
 from mobilesdk.pipeline.run import model_spec
 from mobilesdk.semantics import run_suite
-from mobilesdk.spec import Arrays, ModelSpec, spec_from_json
+from mobilesdk.spec import Arrays, ModelSpec, output_shape, spec_from_json
 
 
 @dataclass
@@ -81,7 +84,8 @@ def load_model(mc: ModelConfig) -> tuple[torch.nn.Module, ModelSpec]:
         try:
             spec = spec_from_json({**spec.to_json(), **mc.spec})
         except (ValueError, TypeError, KeyError) as e:
-            raise ConfigError(f"[models.{mc.name}.spec] does not make a valid spec: {e}") from None
+            raise ConfigError(f"[models.{mc.name}.spec] does not make a valid spec: {e}. Fix: correct that field; "
+                              "`mobilesdk spec CONFIG` prints the spec it replaces fields of") from None
     return module.eval(), spec
 
 
@@ -96,19 +100,24 @@ def _load_source(mc: ModelConfig) -> tuple[torch.nn.Module, ModelSpec]:
         return huggingface.load(mc.huggingface, mc.task, mc.name, mc.max_length)
     module_name, _, func = mc.factory.partition(":")
     sys.path.insert(0, str(Path.cwd()))
-    try:
+    try:  # any exception: a module that fails at import time (SyntaxError, NameError, ...) is the user's
         fn = getattr(importlib.import_module(module_name), func)
-    except (ImportError, AttributeError) as e:
-        raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` cannot be imported: {e}") from None
+    except Exception as e:
+        raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` cannot be imported: {summary(e)}. Fix: "
+                          "make `package.module` importable from the working directory and define the function "
+                          "in it") from None
     finally:
         sys.path.pop(0)
     try:
         result = fn()
     except Exception as e:
-        raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` raised {type(e).__name__}: {e}") from None
+        raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` raised {summary(e)}. Fix: make "
+                          f"{func}() run without arguments") from None
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], torch.nn.Module)
             and isinstance(result[1], ModelSpec)):
-        raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` must return (torch.nn.Module, ModelSpec)")
+        got = f"({', '.join(type(r).__name__ for r in result)})" if isinstance(result, tuple) else type(result).__name__
+        raise ConfigError(f"[models.{mc.name}] factory `{mc.factory}` returned {got}. Fix: return "
+                          "(torch.nn.Module, mobilesdk.spec.ModelSpec)")
     return result
 
 
@@ -195,12 +204,39 @@ def golden_step(loaded: Loaded, mc: ModelConfig) -> Golden:
     refs = read_references(mc.reference, loaded.spec) if mc.reference else []
     cases += [Case(r.name, {k: v for k, v in lengths_from_inputs(loaded.spec, r.inputs).items() if k != "batch"},
                    valid_from_inputs(loaded.spec, r.inputs), r.inputs) for r in refs]
-    outputs = [run_torch(loaded.module, loaded.spec, c.inputs) for c in cases]
+    outputs = [spec_outputs(loaded, c, mc.name) for c in cases]
     calib = calibration_batches(loaded.spec, mc.calibration_batches, mc.seed, text, audio)
     source = f" from {len(text.sentences)} sentences" if text else f" from {len(audio.clips)} clips" if audio else ""
     source += f", {len(refs)} of them your references" if refs else ""
     return Golden(cases, outputs, calib, f"{len(cases)} cases, {len(calib)} calibration batches{source}", text, audio,
                   {r.name: r.expected for r in refs if r.expected})
+
+
+def spec_outputs(loaded: Loaded, case: Case, model: str) -> Arrays:
+    """PyTorch's outputs for a golden case, checked to be what the spec declares: the module runs on
+    the spec's inputs and returns the spec's outputs, in number, shape and dtype. A spec that lies
+    would otherwise surface later as a converter's or a parity check's puzzling failure."""
+    spec = loaded.spec
+    shapes = ", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in case.inputs.items())
+    try:
+        with torch.no_grad():
+            raw = SpecOrdered(loaded.module, spec)(*to_torch(case.inputs, spec))
+    except Exception as e:
+        raise ConfigError(f"[models.{model}] forward() fails on the spec's inputs ({shapes}): {summary(e)}. Fix: make "
+                          "the spec's inputs (names, order, shapes, dtypes) match what forward() takes") from None
+    if len(raw) != len(spec.outputs) or not all(isinstance(t, torch.Tensor) for t in raw):
+        raise ConfigError(f"[models.{model}] forward() returns {len(raw)} values, the spec declares {len(spec.outputs)} "
+                          f"outputs ({', '.join(o.name for o in spec.outputs)}). Fix: declare one output per tensor "
+                          "forward() returns, in its order")
+    batch = next(iter(case.inputs.values())).shape[0]
+    for o, t in zip(spec.outputs, raw):
+        want = output_shape(spec, o.shape, case.lengths, batch)
+        if tuple(t.shape) != tuple(want) or t.dtype != TORCH_DTYPES[o.dtype]:
+            got = f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}"
+            raise ConfigError(f"[models.{model}] output `{o.name}` is {got} where the spec says {list(o.shape)} = "
+                              f"{tuple(want)} {o.dtype} (golden case {case.name}). Fix: correct the output's shape "
+                              "and dtype in the spec, or what forward() returns")
+    return {o.name: t.detach().cpu().numpy() for o, t in zip(spec.outputs, raw)}
 
 
 def text_feed(spec: ModelSpec, mc: ModelConfig) -> TextFeed | None:
@@ -288,10 +324,19 @@ def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Capt
         return ConvertResult(None, str(e), "FAILED")
     except InternalError:
         raise
+    except OSError as e:
+        if e.errno in DISK_ERRNOS:  # the machine's fault, not the model's: stop the build, name the file
+            e.filename = e.filename or str(job.out_dir)
+            raise
+        return ConvertResult(None, f"`{conv.name}` {prec} conversion raised {summary(e)}", "FAILED")
     except Exception as e:  # a toolchain limit hit by this model: a failed row, the other artifacts still build
         return ConvertResult(None, f"`{conv.name}` {prec} conversion raised {summary(e)}", "FAILED")
     cache.store(key, converted, job.out_dir)
     return ConvertResult(converted, "", f"{_disk_size(converted.files) / 1024:.0f} KB", key)
+
+
+# A write that fails for one of these fails the whole build (`bundle.write_error`), not one artifact.
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 
 
 def parity_problem(conv: Converter, precision: str, spec: ModelSpec, golden: list[ReferenceCase],
@@ -311,20 +356,39 @@ def _disk_size(paths: list[Path]) -> int:
 
 
 def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progress | None = None, jobs: int = 1,
-          shard: tuple[int, int] | None = None) -> Manifest:
-    """Build every model (in `jobs` worker processes when > 1) into a staging copy of `out`; with
-    `shard` (index, count), only that shard's cells (`shard_config`), for `mobilesdk merge`."""
+          shard: tuple[int, int] | None = None, strict: bool = False) -> Manifest:
+    """Build every model (in `jobs` worker processes when > 1) into a staging copy of `out`, which
+    replaces `out` at the end; with `shard` (index, count), only that shard's cells (`shard_config`),
+    for `mobilesdk merge`. A failed cell (no artifact, or failed parity) is marked in the manifest
+    with its reason; with `strict`, any failed cell, diagnostic ones too, raises FailedCells instead
+    and `out` is left as it was."""
     check_formats(cfg)
     check_out(out)
-    whole = cfg
-    if shard:
-        cfg = shard_config(cfg, *shard)
+    try:
+        return _build(cfg, out, use_cache, progress, jobs, shard, strict)
+    except OSError as e:  # a full disk, a quota, a read-only mount: staging is gone, `out` untouched
+        raise write_error(e, out) from None
+
+
+def failed_cells(models: list[Model], diagnostic: bool = False) -> list[str]:
+    """`model/format/precision  reason` of every failed cell (diagnostic ones only if asked)."""
+    return [f"{m.name}/{a.format}/{a.precision}  {a.note or 'failed'}" for m in models for a in m.artifacts
+            if not a.passed and (diagnostic or not a.diagnostic)]
+
+
+def _build(whole: BundleConfig, out: Path, use_cache: bool, progress: Progress | None, jobs: int,
+           shard: tuple[int, int] | None, strict: bool) -> Manifest:
+    cfg = shard_config(whole, *shard) if shard else whole
     with staging(out) as root:
         if jobs > 1 and len(cfg.models) > 1:
             models = _build_parallel(cfg, root, use_cache, jobs)
         else:
             cache = Cache.default(enabled=use_cache)
             models = [build_model(mc, root, cache, progress or Progress()) for mc in cfg.models]
+        failed = failed_cells(models, diagnostic=True)
+        if strict and failed:
+            raise FailedCells(f"--strict: {len(failed)} cell(s) failed, so `{out}` was left as it was. Fix: the "
+                              "reasons above, or leave the cells out with `skip`", failed)
         toolchain = {"mobilesdk": __version__, "torch": torch.__version__, "numpy": np.__version__}
         for fmt in sorted({f for mc in whole.models for f in mc.formats}):
             toolchain |= get(fmt).versions()
@@ -408,8 +472,13 @@ def exit_with_parent(parent: int, every_s: float = 0.5) -> None:
 
 
 def _worker_init(threads: int, formats: list[str], parent: int) -> None:
+    import signal
+
     from mobilesdk.logs import quiet_toolchain_logs
 
+    # Ctrl-C reaches every process of the terminal's group: the parent alone handles it (it terminates
+    # the pool and removes staging); a worker's KeyboardInterrupt would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(parent)
     quiet_toolchain_logs()
     torch.set_num_threads(threads)

@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -47,7 +47,7 @@ def staging(out: Path):
     for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a killed build; a running one keeps its own
         if not _running(stale.name.rsplit("-", 1)[-1]):
             shutil.rmtree(stale, ignore_errors=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    tmp = staging_dir(out)
     tmp.mkdir()
     try:
         yield tmp
@@ -61,6 +61,23 @@ def staging(out: Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def staging_dir(out: Path) -> Path:
+    """Where this process builds the bundle bound for `out` (see `staging`)."""
+    out = out.resolve()
+    return out.parent / f".{out.name}.tmp-{os.getpid()}"
+
+
+def write_error(e: OSError, out: Path, what: str = "") -> BundleError:
+    """A one-line error for a file the build could not write (a full disk, a quota, a read-only mount),
+    naming the file as it would be in `out` (or `what` when the OS did not say which file)."""
+    tmp, name = staging_dir(out), e.filename and str(e.filename)
+    if name and Path(name).is_relative_to(tmp):
+        name = str(out.resolve() / Path(name).relative_to(tmp))
+    where = name or what or str(out)
+    return BundleError(f"could not write `{where}`: {e.strerror or e}. Fix: free space (or write access) there and "
+                       f"build again; the bundle at `{out}` was left as it was")
+
+
 def _running(pid: str) -> bool:
     """Whether the process with this id still runs (it may be another user's: then it counts as running)."""
     try:
@@ -70,6 +87,12 @@ def _running(pid: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def inside(rel: str) -> bool:
+    """Whether a recorded relative path stays inside its directory: relative, forward slashes, no `..`."""
+    p = PurePosixPath(rel)
+    return bool(rel) and "\\" not in rel and not p.is_absolute() and ".." not in p.parts
 
 
 def sha256_file(path: Path) -> str:

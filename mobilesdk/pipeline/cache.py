@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from converters.base import BuildContext, Converted, Converter, memo_per_program
+from mobilesdk.pipeline.bundle import inside
 
 
 def convert_key(conv: Converter, precision: str, ep, ctx: BuildContext) -> str:
@@ -187,32 +188,45 @@ class Cache:
             return None
         entry = f"{self.root}/{key}"
         try:
-            record = json.loads(self.fs.cat_file(f"{entry}/{RECORD}"))
-        except FileNotFoundError:
+            text = self.fs.cat_file(f"{entry}/{RECORD}")
+        except OSError:  # no such entry, or a cache that cannot be read: a miss
             return None
+        try:
+            record = json.loads(text)
+            names, digests, meta = [str(n) for n in record["files"]], dict(record.get("sha256", {})), dict(record["meta"])
+        except (ValueError, KeyError, TypeError):
+            names, digests, meta = None, {}, {}
         staged = out_dir.parent / f".{out_dir.name}.restore-{os.getpid()}"
         try:
-            for name in record["files"]:
+            for name in names if names and all(map(inside, names)) else ():
                 self._fetch(f"{entry}/{name}", staged / name)
-            digests = record.get("sha256", {})
-            damaged = next((n for n in record["files"] if not (staged / n).exists() or _digest(staged / n) != digests.get(n)), None)
+            damaged = RECORD if names is None else next(
+                (n for n in names if not inside(n) or not (staged / n).exists() or _digest(staged / n) != digests.get(n)), None)
             if damaged is not None:  # changed since it was stored (or stored before entries had digests)
                 print(f"cache: entry {key[:12]} has `{damaged}` differing from its record; converting again", file=sys.stderr)
                 self.fs.rm(entry, recursive=True)
                 return None
             files = []
-            for name in record["files"]:
+            for name in names:
                 (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged / name, out_dir / name)
                 files.append(out_dir / name)
-            self._write_record(entry, json.dumps(record))  # its time is when it was last used: the cap evicts by it
-            return Converted(files, record["meta"])
+            self._write_record(entry, text.decode())  # its time is when it was last used: the cap evicts by it
+            return Converted(files, meta)
         finally:
             shutil.rmtree(staged, ignore_errors=True)
 
     def store(self, key: str, converted: Converted, out_dir: Path) -> None:
+        """Keep a copy of the converted files. The cache only saves time: when it cannot be written (a
+        full disk, no permission) the build goes on without it and says so."""
         if self.url is None:
             return
+        try:
+            self._store(key, converted, out_dir)
+        except OSError as e:
+            print(f"cache: could not store entry {key[:12]} in `{self.url}` ({e.strerror or e}); not cached", file=sys.stderr)
+
+    def _store(self, key: str, converted: Converted, out_dir: Path) -> None:
         entry = f"{self.root}/{key}"
         names = [f.relative_to(out_dir).as_posix() for f in converted.files]
         for f, name in zip(converted.files, names):  # a directory artifact (.mlpackage) file by file

@@ -65,7 +65,11 @@ class Graph:
                 continue
             log.start(loud.index(step) + 1, len(loud), step.name)
             t0 = time.perf_counter()
-            results[step] = step.run(*args)
+            try:
+                results[step] = step.run(*args)
+            except BaseException:
+                log.fail(time.perf_counter() - t0)
+                raise
             log.end(time.perf_counter() - t0, results[step])
         return results
 
@@ -91,6 +95,10 @@ class Progress:
         summary = getattr(result, "summary", "")
         done = f"{seconds:.1f}s{'  ' + summary if summary else ''}\n"
         self._write(f"{self.current} {done}" if self.whole_lines else done)
+
+    def fail(self, seconds: float):
+        """End the step's line, so the error printed next starts a line of its own."""
+        self._write(f"{self.current} {seconds:.1f}s  stopped\n" if self.whole_lines else f"{seconds:.1f}s  stopped\n")
 
     def _write(self, text: str):
         self.stream.write(text)

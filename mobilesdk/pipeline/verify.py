@@ -1,17 +1,21 @@
 """`mobilesdk verify BUNDLE`: trust nothing in a bundle that can be re-checked.
 
 1. manifest.json parses and validates against the committed JSON Schema of its version;
-2. every file listed exists with its sha256 and size, and no unlisted file is present; the
-   generated bindings (android/) equal what the manifest generates now;
+2. every file listed exists with its sha256 and size, and no unlisted file is present; no path
+   leaves the bundle (no `..` or absolute path in the manifest, no symbolic link in the bundle);
+   every path a model names is a listed file; the manifest's values agree with the hash-checked
+   spec.json files and with themselves (I/O, thresholds, each `passed`); the generated bindings
+   (android/, ios/) equal what the manifest generates now;
 3. every artifact is run again on the golden inputs in its own runtime, and judged by the
    thresholds of its (hash-checked) spec.json, against PyTorch's outputs and against the outputs
-   user references gave;
+   user references gave; a diagnostic artifact fails verify only if it passed at build time;
 4. with `--reference DIR`, every artifact of a model with a folder DIR/<model>/ is also judged
    against the outputs of that folder's .npz files (mobilesdk/pipeline/reference.py).
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +24,7 @@ from mobilesdk.errors import BundleError, summary
 from mobilesdk.manifest import SCHEMA_VERSION, Manifest, to_json, validate
 from mobilesdk.serde import from_data
 from mobilesdk.pipeline import bindings
-from mobilesdk.pipeline.bundle import MANIFEST, bundle_files, load_golden, sha256_file
+from mobilesdk.pipeline.bundle import MANIFEST, bundle_files, inside, load_golden, sha256_file
 from mobilesdk.pipeline.ci_report import FAIL, PASS, Outcome, rows_outcomes
 from mobilesdk.pipeline.check import ReferenceCase, parity_rows, reference_rows, run_cases
 from mobilesdk.pipeline.reference import read_references
@@ -44,20 +48,87 @@ class VerifyReport:
         return not self.problems
 
 
+def symlinks(root: Path) -> dict[str, str]:
+    """Every symbolic link under root (not followed), relative path -> where it points."""
+    return {p.relative_to(root).as_posix(): os.readlink(p) for p in root.rglob("*") if p.is_symlink()}
+
+
 def check_files(root: Path, manifest) -> list[str]:
-    problems = []
+    """Listed files exist with their size and sha256, nothing unlisted is there, no path leaves the
+    bundle: a `..` or absolute path in the manifest, or a symbolic link anywhere in the bundle (whose
+    target could be anything, and change after verify), is refused without being read."""
+    links = symlinks(root)
+    problems = [f"`{rel}` is a symbolic link to `{to}`; a bundle holds regular files only (refused, not read)"
+                for rel, to in sorted(links.items())]
     listed = {f.path: f for f in manifest.files}
     for rel, entry in listed.items():
         path = root / rel
-        if not path.is_file():
+        if not inside(rel):
+            problems.append(f"`{rel}` in the manifest points outside the bundle (refused, not read)")
+        elif any(rel == link or rel.startswith(link + "/") for link in links):
+            continue  # reported above
+        elif not path.is_file():
             problems.append(f"`{rel}` is missing")
         elif path.stat().st_size != entry.size:
             problems.append(f"`{rel}` has {path.stat().st_size} bytes, the manifest says {entry.size}")
         elif sha256_file(path) != entry.sha256:
             problems.append(f"`{rel}` does not match its sha256 in the manifest (modified)")
     for rel in bundle_files(root):
-        if rel not in listed:
+        if rel not in listed and rel not in links:
             problems.append(f"`{rel}` is not listed in the manifest (unexpected file)")
+    return problems + reference_problems(manifest, listed)
+
+
+def reference_problems(manifest, listed: dict) -> list[str]:
+    """Every path the manifest's models name (spec, golden cases, artifacts, tokenizer) must stay in
+    the bundle and be one of its listed, hash-checked files (or a directory of them: an .mlpackage)."""
+    problems = []
+    for m in manifest.models:
+        refs = [(m.spec_path, "spec_path"), *((c.path, f"golden `{c.name}`") for c in m.golden)]
+        refs += [(f, f"artifact {a.format}/{a.precision}") for a in m.artifacts for f in [*a.files, *([a.path] if a.files else [])]]
+        refs += [(p, "text") for p in ((m.text.tokenizer, m.text.vocab) if m.text else ())]
+        for rel, what in refs:
+            if not inside(rel):
+                problems.append(f"model `{m.name}` {what} `{rel}` points outside the bundle (refused, not read)")
+            elif rel not in listed and not any(k.startswith(rel + "/") for k in listed):
+                problems.append(f"model `{m.name}` {what} `{rel}` is not among the manifest's listed files")
+    return problems
+
+
+def entry_problems(root: Path, manifest) -> list[str]:
+    """Manifest values that contradict the hash-checked files or each other: a model's I/O, dims, masks
+    and spec digest against its spec.json; parity thresholds against the spec's; each `passed` against
+    the rows it is derived from (`check.check_artifact`), and the bundle's against its artifacts'."""
+    from mobilesdk.pipeline.build import model_entry
+
+    problems = []
+    for m in manifest.models:
+        try:
+            spec = spec_from_json(json.loads((root / m.spec_path).read_text()))
+        except (ValueError, TypeError, KeyError) as e:  # hash-checked, so the manifest's record is wrong too
+            problems.append(f"model `{m.name}`: `{m.spec_path}` is not a spec ({summary(e)})")
+            continue
+        if spec.digest() != m.spec_digest:
+            problems.append(f"model `{m.name}`: the manifest's spec_digest is not that of `{m.spec_path}` (modified)")
+        derived = model_entry(m.name, m.source, spec, m.spec_path, m.golden, m.artifacts)
+        for key in ("inputs", "outputs", "dims", "masks"):
+            if getattr(derived, key) != getattr(m, key):
+                problems.append(f"model `{m.name}`: the manifest's {key} differ from `{m.spec_path}` (modified)")
+        for a in m.artifacts:
+            label = f"{m.name}/{a.format}/{a.precision}"
+            for r in a.parity:
+                t, _ = spec.threshold(r.output, a.precision) if r.output in {o.name for o in spec.outputs} else (None, "")
+                if t is None or (r.min_sqnr_db, r.min_agreement) != (t.sqnr_db, t.agreement):
+                    problems.append(f"{label}: the manifest's threshold for `{r.output}` is not the spec's (modified)")
+                below = r.sqnr_db < r.min_sqnr_db or (r.agreement is not None and r.agreement < r.min_agreement)
+                if r.passed and below:
+                    problems.append(f"{label}: the manifest says `{r.output}` passed at {r.sqnr_db} dB, below its threshold")
+            rows_pass = bool(a.parity) and all(r.passed for r in a.parity) and all(k.passed for k in a.semantics)
+            if a.passed != rows_pass and (a.passed or not a.note):
+                problems.append(f"{label}: the manifest says {'passed' if a.passed else 'failed'}, its rows say otherwise")
+    shipped = all(a.passed for m in manifest.models for a in m.artifacts if not a.diagnostic)
+    if manifest.passed != shipped:
+        problems.append(f"the manifest says the bundle {'passed' if manifest.passed else 'failed'}; its artifacts say otherwise")
     return problems
 
 
@@ -107,6 +178,8 @@ def verify(root: Path, parity: bool = True, log=print, reference: Path | None = 
     manifest = read_manifest(root)
     extra = new_references(root, manifest, reference) if reference else {}
     report.add("files", check_files(root, manifest), f"{len(manifest.files)} files hashed")
+    if report.ok:
+        report.add("manifest", entry_problems(root, manifest), "manifest paths and values agree with the spec files")
     if report.ok:  # the bindings are made from the listed files: judged once those are intact
         report.add("bindings", bindings.check(root, manifest), "bindings match the manifest")
     if parity and report.ok:
@@ -167,10 +240,12 @@ def rerun_model(root: Path, model, log, extra: list[ReferenceCase] = ()) -> tupl
         failed = [f"{r.output} SQNR {r.sqnr_db:.1f} dB, agreement {r.agreement}" for r in rows if not r.passed]
         failed += [f"{r.output} against the reference outputs: SQNR {r.sqnr_db:.1f} dB, agreement {r.agreement}"
                    for r in given if not r.passed]
-        if failed and not a.diagnostic:
+        recorded = {r.output: r.passed for r in a.parity}  # a diagnostic fails verify only where it passed at build
+        judged = not a.diagnostic or any(recorded.get(r.output) for r in rows if not r.passed)
+        if failed and judged:
             problems.append(f"{label}: `{a.path}` fails parity: " + "; ".join(failed))
         worst = min(r.sqnr_db for r in rows + given)
         log(f"  {label:<40} {'FAIL' if failed else 'pass'}  min SQNR {worst:.1f} dB"
             + (f"; against the reference outputs {min(r.sqnr_db for r in given):.1f} dB" if given else ""))
-        outcomes += rows_outcomes(label.replace("/", "."), rows, given, judged=not a.diagnostic)
+        outcomes += rows_outcomes(label.replace("/", "."), rows, given, judged=judged)
     return problems, outcomes

@@ -200,3 +200,28 @@ def test_cache_info_and_clean_on_the_command_line(tmp_path):
     assert r.returncode == 0 and "1 entries" in r.stdout
     assert "removed 0 entries" in run("clean", "--older-than", "7").stdout
     assert "removed 1 entries" in run("clean").stdout and "0 entries" in run("info").stdout
+
+
+@pytest.mark.parametrize("record", ["{not json", '{"files": ["../../outside.bin"], "meta": {}, "sha256": {}}', '{"meta": {}}'])
+def test_a_cache_record_that_is_damaged_or_points_outside_its_entry_is_a_miss(tmp_path, capsys, record):
+    """converted.json is read back too: not JSON, no file list, or a file outside the entry (which a
+    restore would copy from, and to, outside it) is reported and dropped like damaged files."""
+    entry = tmp_path / "cache" / ("k" * 32)
+    entry.mkdir(parents=True)
+    (tmp_path / "outside.bin").write_bytes(b"x")
+    (entry / "converted.json").write_text(record)
+    assert cache.Cache(tmp_path / "cache").restore("k" * 32, tmp_path / "out/a/b") is None
+    assert "converting again" in capsys.readouterr().err
+    assert not entry.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_cache_that_cannot_be_written_slows_the_build_but_does_not_fail_it(tmp_path, capsys):
+    from converters.base import Converted
+
+    (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/model.pte").write_bytes(b"program")
+    store = cache.Cache(tmp_path / "file/cache")  # mkdir fails (ENOTDIR), as on a full or read-only disk
+    store.store("k" * 32, Converted([tmp_path / "out/model.pte"], {}), tmp_path / "out")
+    assert "could not store entry kkkkkkkkkkkk" in capsys.readouterr().err
+    assert store.restore("k" * 32, tmp_path / "again") is None
