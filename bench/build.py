@@ -1,0 +1,105 @@
+"""Benchmark the build itself: cold, warm with nothing changed, and one model changed, in one run.
+
+    .venv/bin/python bench/build.py [examples/bundle.toml] [--jobs 2]
+
+Three builds of CONFIG through the real command line, one after the other on one machine, with a
+conversion cache of their own: cold (an empty cache), a no-op rebuild (the same config again), and
+a rebuild after one model changed (its checkpoint's first float tensor nudged by 1e-3, or its seed
+when it has no checkpoint). It prints each build's time as a ratio to the cold one, the time per
+kind of step (summed over the steps' own timings, so with --jobs 2 they add up to more than the
+wall time), and whether the no-op rebuild wrote the same manifest (conversion times aside).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+STEP = re.compile(r"\] (\S+) \.\.\. ([\d.]+)s")
+PATH_KEYS = ("checkpoint", "tokenizer", "sentences", "audio", "reference", "huggingface")
+
+
+def build(config: Path, out: Path, cache: Path, jobs: int) -> tuple[float, dict[str, float], str]:
+    env = {**os.environ, "MOBILESDK_CACHE": str(cache)}
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "mobilesdk.cli", "build", str(config), "--out", str(out), "--jobs", str(jobs)],
+                       capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t0
+    if r.returncode not in (0, 1):
+        sys.exit(f"build of {config} failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
+    kinds: dict[str, float] = collections.defaultdict(float)
+    for name, s in STEP.findall(r.stderr):
+        kinds[name.split("/")[0]] += float(s)
+    return seconds, dict(kinds), (out / "manifest.json").read_text()
+
+
+def changed_config(config: Path, tmp: Path) -> tuple[Path, str]:
+    """A copy of `config` (paths made absolute) in which one model differs; and which one."""
+    import tomli_w
+
+    data = tomllib.loads(config.read_text())
+    for table in data["models"].values():
+        for key in PATH_KEYS:
+            if key in table:
+                table[key] = str((config.parent / table[key]).resolve())
+    if "out" in data.get("bundle", {}):
+        del data["bundle"]["out"]
+    name, table = next(((n, t) for n, t in data["models"].items() if "checkpoint" in t), next(iter(data["models"].items())))
+    if "checkpoint" in table:
+        from safetensors.numpy import load_file, save_file
+
+        weights = load_file(table["checkpoint"])
+        first = next(k for k, v in weights.items() if v.dtype.kind == "f")
+        weights[first] = weights[first] + 1e-3
+        table["checkpoint"] = str(tmp / "nudged.safetensors")
+        save_file(weights, table["checkpoint"])
+    else:
+        table["seed"] = table.get("seed", 0) + 1
+    path = tmp / "changed.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path, name
+
+
+def without_times(manifest: str) -> dict:
+    data = json.loads(manifest)
+    for model in data["models"]:
+        for a in model["artifacts"]:
+            a["meta"].pop("seconds", None)
+    return data
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", type=Path, nargs="?", default=Path("examples/bundle.toml"))
+    p.add_argument("--jobs", type=int, default=2)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mobilesdk-bench-") as d:
+        tmp = Path(d)
+        changed, model = changed_config(args.config.resolve(), tmp)
+        runs = {}
+        for label, config, out in (("cold", args.config, "cold"), ("warm, nothing changed", args.config, "warm"),
+                                   (f"warm, `{model}` changed", changed, "changed")):
+            print(f"building: {label} ...", file=sys.stderr, flush=True)
+            runs[label] = build(config, tmp / out, tmp / "cache", args.jobs)
+        cold = runs["cold"][0]
+        kinds = sorted({k for _, ks, _ in runs.values() for k in ks})
+        print(f"Build of `{args.config}` with --jobs {args.jobs}, three builds in one run on one machine.\n")
+        print("| build | seconds | / cold | " + " | ".join(f"{k} s" for k in kinds) + " |")
+        print("|---|---:|---:|" + "---:|" * len(kinds))
+        for label, (seconds, ks, _) in runs.items():
+            print(f"| {label} | {seconds:.1f} | {seconds / cold:.1%} | " + " | ".join(f"{ks.get(k, 0):.1f}" for k in kinds) + " |")
+        same = without_times(runs["cold"][2]) == without_times(runs["warm, nothing changed"][2])
+        print(f"\nThe no-op rebuild wrote {'the same' if same else 'a DIFFERENT'} manifest (conversion times aside).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
