@@ -64,7 +64,8 @@ def built(tmp_path_factory):
 def test_a_disagreeing_reference_fails_the_build_and_is_named(built):
     tmp, r = built
     assert r.returncode == 1, r.stderr[-2000:]
-    assert "parity FAILED for 1 artifacts: good/executorch/fp32" in r.stderr
+    assert "good/executorch/fp32  below threshold against the reference outputs: logits" in r.stderr
+    assert "1 cell(s) FAILED" in r.stderr
     m = json.loads((tmp / "bundle/manifest.json").read_text())
     model = m["models"][0]
     golden = {c["name"]: c["expected"] for c in model["golden"]}
