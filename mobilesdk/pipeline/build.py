@@ -34,7 +34,7 @@ from mobilesdk.manifest import (
 from mobilesdk.mask_lint import lint
 from mobilesdk.pipeline import bindings
 from mobilesdk.pipeline.bundle import (
-    MANIFEST, REPORT, check_out, file_entries, render_report, save_golden, staging, write_error,
+    MANIFEST, REPORT, check_out, file_entries, render_report, save_golden, staging, write_error, write_file,
 )
 from mobilesdk.pipeline.cache import Cache, convert_key, parity_key
 from mobilesdk.pipeline.check import (
@@ -403,9 +403,9 @@ def finish(root: Path, manifest: Manifest) -> Manifest:
     manifest = dataclasses.replace(manifest, passed=all(a.passed for mdl in models for a in mdl.artifacts if not a.diagnostic))
     pictures = {mdl.name: path for mdl in models if (path := draw(root, mdl, model_spec(root, mdl)))}
     sizes = {f.path: f.size for f in file_entries(root)}
-    (root / REPORT).write_text(render_report(manifest, sizes, pictures))
+    write_file(root / REPORT, render_report(manifest, sizes, pictures))
     manifest = dataclasses.replace(manifest, files=file_entries(root))
-    (root / MANIFEST).write_text(to_json(manifest))
+    write_file(root / MANIFEST, to_json(manifest))
     bindings.write(root, manifest)
     return manifest
 
@@ -498,7 +498,7 @@ def write_model(root: Path, mc: ModelConfig, loaded: Loaded, golden: Golden, art
     spec = loaded.spec
     spec_path = f"models/{mc.name}/spec.json"
     (root / spec_path).parent.mkdir(parents=True, exist_ok=True)
-    (root / spec_path).write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    write_file(root / spec_path, json.dumps(spec.to_json(), indent=2) + "\n")
     cases = []
     for case, outputs in zip(golden.cases, golden.outputs):
         rel = f"golden/{mc.name}/{case.name}.npz"
@@ -515,7 +515,7 @@ def write_text_files(root: Path, name: str, spec: ModelSpec, text: TextFeed) -> 
 
     tok = text.tokenizer
     rel = f"models/{name}"
-    (root / rel / "tokenizer.json").write_bytes(tok.path.read_bytes())
+    write_file(root / rel / "tokenizer.json", tok.path.read_bytes())
     write_vocab(tok.tok, root / rel / "vocab.txt")
     ids, dim = token_input(spec)
     d = tok.describe(spec.dim(dim).max)

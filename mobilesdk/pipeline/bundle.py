@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 from pathlib import Path, PurePosixPath
@@ -65,6 +66,20 @@ def staging_dir(out: Path) -> Path:
     """Where this process builds the bundle bound for `out` (see `staging`)."""
     out = out.resolve()
     return out.parent / f".{out.name}.tmp-{os.getpid()}"
+
+
+def write_file(path: Path, data: str | bytes) -> None:
+    """Write `path` whole; an OSError from write() itself (a full disk), which names no file, is
+    raised again naming `path`, so the build's one-line error can say which file it could not write."""
+    try:
+        if isinstance(data, str):
+            path.write_text(data)
+        else:
+            path.write_bytes(data)
+    except OSError as e:
+        if e.filename:
+            raise
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def write_error(e: OSError, out: Path, what: str = "") -> BundleError:
@@ -132,8 +147,9 @@ def save_golden(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np
         for i, r in enumerate(text):
             ids[i, : len(r.ids)], offsets[i, : len(r.ids)] = r.ids, r.offsets
         arrays |= {"text.rows": np.array([r.text for r in text]), "text.ids": ids, "text.offsets": offsets}
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_file(path, buffer.getvalue())
 
 
 def load_golden(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], tuple[TextRow, ...], dict[str, np.ndarray]]:

@@ -227,3 +227,28 @@ def test_a_full_disk_names_the_file_and_keeps_the_previous_bundle(run, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "out", "proj"]  # staging removed
     r = subprocess.run([sys.executable, "-m", "mobilesdk.cli", "verify", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("victim", ["report.md", "main.npz"])
+def test_a_full_disk_while_writing_a_bundle_file_names_that_file(run, tmp_path, monkeypatch, victim):
+    """The same full disk while the report or a golden file is written (write() fails, naming no
+    file): the one line names the file in the bundle, and the previous bundle stays."""
+    code, _, err = run(factory("tiny"))
+    assert code == 0, err
+    out = tmp_path / "out"
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    real_text, real_bytes = Path.write_text, Path.write_bytes
+
+    def fail_on_victim(real):
+        def write(self, data, *a, **kw):
+            if self.name == victim:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real(self, data, *a, **kw)
+        return write
+
+    monkeypatch.setattr(Path, "write_text", fail_on_victim(real_text))
+    monkeypatch.setattr(Path, "write_bytes", fail_on_victim(real_bytes))
+    code, errors, err = run(factory("tiny"), "--no-cache")
+    assert code == 2 and len(errors) == 1, err
+    assert f"could not write `{out}/" in errors[0] and victim in errors[0] and "No space left" in errors[0]
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
