@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 
 from converters.base import BuildContext, Converted, Converter, import_problem, memo_per_program, versions_of
+from converters.coreai.rewrites import int_index_put_as_where
 from converters.coreai.runner import WorkerRunner
 from converters.coreai.worker import FUNCTION
+from converters.rewrites import bool_index_put_as_where, has_index_put
 from mobilesdk.errors import UnsupportedOpError, summary
 from mobilesdk.spec import ModelSpec, Runner
 
@@ -81,25 +83,54 @@ def _program(ep, ctx: BuildContext, precision: str):
     import coreai_torch
 
     spec = ctx.spec
-    if precision == "fp16":
-        source = _half_program(ep, ctx)
-    else:
-        source = memo_per_program(ep, ("coreai decomposed",), lambda: ep.run_decompositions(coreai_torch.get_decomp_table()))
+    half = precision == "fp16"
+    source = memo_per_program(ep, ("coreai decomposed", half), lambda: _decomposed(ep, ctx, half))
     converter = coreai_torch.TorchConverter().add_exported_program(
         source, input_names=[t.name for t in spec.inputs], output_names=[o.name for o in spec.outputs],
         entrypoint_name=FUNCTION)
     return converter.to_coreai()
 
 
-def _half_program(ep, ctx: BuildContext):
-    """A re-export of the program with fp16 weights and arithmetic, float32 at its inputs and outputs."""
-    import torch
+def _decomposed(ep, ctx: BuildContext, half: bool):
+    """The program coreai-torch takes: after its decomposition table, index_puts as where (see
+    rewrites.py), and for fp16 in half precision with float32 I/O. The capture
+    itself is converted when it needs neither (no re-export)."""
     import coreai_torch
+
+    if half or has_index_put(ep):
+        gm = bool_index_put_as_where(ep.module())
+        int_index_put_as_where(gm)
+        if half:  # a deep copy: ep.module() shares its parameters with `ep`, and half() converts them in place
+            gm = _half_inside(_float32_to_half(copy.deepcopy(gm).half()))
+        ep = _reexport(gm, ctx)
+    return ep.run_decompositions(coreai_torch.get_decomp_table())
+
+
+def _reexport(module, ctx: BuildContext):
+    """torch.export a rewritten copy of the program again, with the spec's dynamic axes."""
+    import inspect
+
+    import torch
 
     from mobilesdk.capture import dynamic_shapes, to_torch
 
+    args = tuple(t.clone() for t in to_torch(ctx.example_inputs, ctx.spec))  # fresh tensors: docs/toolchain-traps.md#8
+    # Dim.DYNAMIC ranges, not the capture's named Dims: the fp16 graph adds guards on strided lengths
+    # that named Dims reject ("Constraints violated (samples)", docs/toolchain-traps.md#5).
+    shapes = dynamic_shapes(ctx.spec, strict=False)
+    ordered = tuple(shapes[t.name] for t in ctx.spec.inputs)
+    params = inspect.signature(module.forward).parameters.values()
+    var = next((p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+    with torch.no_grad():
+        return torch.export.export(module, args, dynamic_shapes={var: ordered} if var else ordered)
+
+
+def _half_inside(inner):
+    """`inner` (fp16 weights) behind float32 inputs and outputs, cast at the edges."""
+    import torch
+
     class HalfInside(torch.nn.Module):
-        def __init__(self, inner):
+        def __init__(self):
             super().__init__()
             self.inner = inner
 
@@ -107,35 +138,23 @@ def _half_program(ep, ctx: BuildContext):
             args = tuple(a.half() if a.is_floating_point() else a for a in args)
             return tuple(o.float() if o.is_floating_point() else o for o in self.inner(*args))
 
-    gm = copy.deepcopy(ep.module()).half()
-    _float32_to_half(gm)
-    module = HalfInside(gm).eval()
-    args = tuple(t.clone() for t in to_torch(ctx.example_inputs, ctx.spec))  # fresh tensors: docs/toolchain-traps.md#8
-    # Dim.DYNAMIC ranges, not the capture's named Dims: the fp16 graph adds guards on strided lengths
-    # that named Dims reject ("Constraints violated (samples)", docs/toolchain-traps.md#5).
-    shapes = dynamic_shapes(ctx.spec, strict=False)
-    with torch.no_grad():
-        half = torch.export.export(module, args, dynamic_shapes={"args": tuple(shapes[t.name] for t in ctx.spec.inputs)})
-    return half.run_decompositions(coreai_torch.get_decomp_table())
+    return HalfInside()
 
 
-def _float32_to_half(gm) -> int:
+def _float32_to_half(gm):
     """Make the float32 dtypes the capture wrote into the graph (`x.to(h.dtype)`, `full(..., dtype=)`)
-    float16, as `half()` does for weights: else those ops meet fp16 weights and fail ("Input type
-    (float) and bias type (c10::Half) should be the same"). Returns how many arguments changed."""
+    float16, as `half()` does for parameters and buffers: else those ops meet fp16 weights and fail ("Input type
+    (float) and bias type (c10::Half) should be the same")."""
     import torch
 
-    changed = 0
+    def retype(v):
+        return torch.float16 if v is torch.float32 else v
+
     for node in gm.graph.nodes:
-        kwargs = dict(node.kwargs)
-        for k, v in kwargs.items():
-            if v is torch.float32:
-                kwargs[k], changed = torch.float16, changed + 1
-        args = tuple(torch.float16 if a is torch.float32 else a for a in node.args)
-        changed += sum(a is torch.float32 for a in node.args)
-        node.kwargs, node.args = kwargs, args
+        node.args = tuple(retype(a) for a in node.args)
+        node.kwargs = {k: retype(v) for k, v in node.kwargs.items()}
     gm.recompile()
-    return changed
+    return gm
 
 
 def _quantize(program):
