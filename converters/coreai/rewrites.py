@@ -8,6 +8,8 @@ frame with integer indices (`mask[arange(B), lengths - 1] = 1`, `int_index_put_a
 """
 from __future__ import annotations
 
+import operator
+
 import torch
 
 INDEX_PUTS = (torch.ops.aten.index_put.default, torch.ops.aten.index_put_.default)
@@ -15,10 +17,11 @@ INDEX_PUTS = (torch.ops.aten.index_put.default, torch.ops.aten.index_put_.defaul
 
 def int_index_put_as_where(gm: torch.fx.GraphModule) -> int:
     """`x[i0, ..., ik] = v` with k 1-D integer index tensors of one length N over x's first k dims and
-    one value `v` (a single element), as `where(hit, v, x)`: `hit` marks the positions some n
-    addresses, built by comparing each index with an arange of its dim. Exact (no accumulate, the
-    same value everywhere, so the order of duplicates does not matter) and free of data-dependent
-    shapes; costs N x the indexed elements, small for per-row indices. Returns how many it rewrote."""
+    one value `v` (a single element), as `where(hit, v, x)`. `hit` marks the positions some n
+    addresses: each n's flat offset over the first k dims, compared with an arange of all offsets
+    ([N, 1] == [1, M], any over N). Exact (no accumulate, the same value everywhere, so the order of
+    duplicates does not matter) and free of data-dependent shapes; costs N x M booleans, small for
+    per-row indices. Returns how many it rewrote."""
     g, done = gm.graph, 0
     for node in list(g.nodes):
         if node.target not in INDEX_PUTS:
@@ -31,30 +34,30 @@ def int_index_put_as_where(gm: torch.fx.GraphModule) -> int:
                 or any(i is None or i.dim() != 1 or i.dtype.is_floating_point or i.dtype == torch.bool for i in ivs)):
             continue
         k = len(ivs)
+
+        def call(op, *args, **kwargs):
+            return g.call_function(op, args, kwargs)
+
         with g.inserting_before(node):
-            hit = None
+            sizes = [call(torch.ops.aten.sym_size.int, x, axis) for axis in range(k)]
+            flat, count = None, None
             for axis, index in enumerate(indices):
-                size = g.call_function(torch.ops.aten.sym_size.int, (x, axis))
-                pos = g.call_function(torch.ops.aten.arange.default, (size,), {"dtype": ivs[axis].dtype})
+                index = call(torch.ops.aten._to_copy.default, index, dtype=torch.int64)
                 # negative indices count from the end, as in x[i] itself
-                neg = g.call_function(torch.ops.aten.lt.Scalar, (index, 0))
-                wrapped = g.call_function(torch.ops.aten.add.Tensor, (index, size))
-                index = g.call_function(torch.ops.aten.where.self, (neg, wrapped, index))
-                # [N, 1, .., size at axis, .., 1] == index[N, 1, ..]
-                shape_i = [-1] + [1] * k
-                shape_p = [1] * (k + 1)
-                shape_p[axis + 1] = -1
-                eq = g.call_function(torch.ops.aten.eq.Tensor, (
-                    g.call_function(torch.ops.aten.view.default, (index, shape_i)),
-                    g.call_function(torch.ops.aten.view.default, (pos, shape_p))))
-                hit = eq if hit is None else g.call_function(torch.ops.aten.logical_and.default, (hit, eq))
-            hit = g.call_function(torch.ops.aten.any.dim, (hit, 0))  # [x.shape[:k]]
-            for _ in range(xv.dim() - k):
-                hit = g.call_function(torch.ops.aten.unsqueeze.default, (hit, -1))
-            value = g.call_function(torch.ops.aten.reshape.default, (values, []))
+                index = call(torch.ops.aten.where.self, call(torch.ops.aten.lt.Scalar, index, 0),
+                             call(torch.ops.aten.add.Tensor, index, sizes[axis]), index)
+                flat = index if flat is None else call(torch.ops.aten.add.Tensor,
+                                                       call(torch.ops.aten.mul.Tensor, flat, sizes[axis]), index)
+                count = sizes[axis] if count is None else call(operator.mul, count, sizes[axis])
+            offsets = call(torch.ops.aten.arange.default, count, dtype=torch.int64)
+            hit = call(torch.ops.aten.eq.Tensor, call(torch.ops.aten.unsqueeze.default, flat, 1),
+                       call(torch.ops.aten.unsqueeze.default, offsets, 0))  # [N, M]
+            hit = call(torch.ops.aten.view.default, call(torch.ops.aten.any.dim, hit, 0),
+                       sizes + [1] * (xv.dim() - k))
+            value = call(torch.ops.aten.reshape.default, values, [])
             if vv.dtype != xv.dtype:
-                value = g.call_function(torch.ops.aten._to_copy.default, (value,), {"dtype": xv.dtype})
-            where = g.call_function(torch.ops.aten.where.self, (hit, value, x))
+                value = call(torch.ops.aten._to_copy.default, value, dtype=xv.dtype)
+            where = call(torch.ops.aten.where.self, hit, value, x)
         node.replace_all_uses_with(where)
         g.erase_node(node)
         done += 1

@@ -25,17 +25,6 @@ KNOWN_FAILURES: dict[tuple[str, str, str, str], str] = {
         "sentiment 28.3 dB < 30 dB at the tiny preset (hidden 32): dynamic int8 quantizes every Linear, the "
         "pooled sentiment head included (static int8 keeps it float); the small preset passes at 32.6 dB",
 }
-# Stock Wav2Vec2 / HuBERT in Core AI (coreai-torch 0.4.3, coreai-core 1.0.0b3): both index_puts are rewritten
-# (converters/coreai/rewrites.py, exact in PyTorch), then fp32 and int8-weights convert but the runtime
-# rejects the program at the captured length itself; fp16 fails inside coreai-torch.
-_CTC_RUNTIME = ("the Core AI runtime raises KernelError coreai.broadcast_shapes 'Invalid broadcasting indices: "
-                "1584 vs 99' (16 conv channels x 99 frames vs 99 frames) on every golden case")
-_CTC_FP16 = "coreai-torch fails with 'permute_7[0]: dtype f16 vs f32' on the feature projection of the half model"
-for _arch in ("hf_wav2vec2_ctc", "hf_hubert_ctc"):
-    KNOWN_FAILURES[(_arch, "coreai", "", "fp32")] = _CTC_RUNTIME
-    KNOWN_FAILURES[(_arch, "coreai", "", "int8-weights")] = _CTC_RUNTIME
-    KNOWN_FAILURES[(_arch, "coreai", "", "fp16")] = _CTC_FP16
-
 
 def cell(fam: str, fmt: str, route: str, prec: str):
     marks = [pytest.mark.slow]
