@@ -12,13 +12,17 @@ Parity runs the saved asset in the Core AI runtime, one worker process per artif
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import platform
 import shutil
 import time
 from pathlib import Path
 
-from converters.base import BuildContext, Converted, Converter, import_problem, memo_per_program, versions_of
+from converters.base import (
+    BuildContext, Converted, Converter, import_problem, memo_per_program, native_stderr_held, versions_of,
+)
 from converters.coreai.rewrites import int_index_put_as_where
 from converters.coreai.runner import WorkerRunner
 from converters.coreai.worker import FUNCTION
@@ -88,7 +92,8 @@ def _program(ep, ctx: BuildContext, precision: str):
     converter = coreai_torch.TorchConverter().add_exported_program(
         source, input_names=[t.name for t in spec.inputs], output_names=[o.name for o in spec.outputs],
         entrypoint_name=FUNCTION)
-    return converter.to_coreai()
+    with contextlib.redirect_stdout(io.StringIO()), native_stderr_held():  # its progress bar would break ours
+        return converter.to_coreai()
 
 
 def _decomposed(ep, ctx: BuildContext, half: bool):
