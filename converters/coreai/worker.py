@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import struct
 import sys
 from pathlib import Path
@@ -67,8 +68,12 @@ async def serve(path: Path, stdin, stdout) -> None:
 
 def main() -> int:
     path = Path(sys.argv[1])
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but frames on the real stdout
+    stdin = sys.stdin.buffer
+    # Nothing but frames on the pipe: frames go to a copy of fd 1, and fd 1 itself (Python's prints and
+    # whatever the runtime's native code writes there) goes to stderr.
+    sys.stdout.flush()
+    stdout = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     if not (path / "main.mlirb").is_file():  # the runtime segfaults on a missing asset: say it first
         message = f"{path} is no Core AI asset (no main.mlirb)"
     else:
