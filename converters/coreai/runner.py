@@ -17,17 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.coreai import worker
+from converters.coreai.worker import FUNCTION, pack, read_frame, unpack
 from mobilesdk.spec import NP_DTYPES, ModelSpec
 
-WORKER = Path(worker.__file__)
+WORKER = Path(__file__).with_name("worker.py")
 INT32 = np.iinfo(np.int32)
 
 
 class WorkerRunner:
     """Callable like any Runner: `runner(arrays) -> outputs`, executed in the worker process."""
 
-    def __init__(self, path: Path, spec: ModelSpec, function: str = worker.FUNCTION):
+    def __init__(self, path: Path, spec: ModelSpec, function: str = FUNCTION):
         self.path, self.spec, self.function = Path(path), spec, function
         self.proc: subprocess.Popen | None = None
         self._stderr = None
@@ -37,14 +37,14 @@ class WorkerRunner:
         feeds = self._feeds(arrays)
         proc = self._start()
         try:
-            blob = worker.pack(feeds)
+            blob = pack(feeds)
             proc.stdin.write(len(blob).to_bytes(8, "little") + blob)
             proc.stdin.flush()
-            status, payload = proc.stdout.read(1), worker.read_frame(proc.stdout)
+            status, payload = proc.stdout.read(1), read_frame(proc.stdout)
         except (BrokenPipeError, OSError):
             status, payload = b"", None
         if status == b"+" and payload is not None:
-            return self._outputs(worker.unpack(payload))
+            return self._outputs(unpack(payload))
         if status == b"!" and payload is not None:
             raise RuntimeError(f"the Core AI runtime failed on {self.path.name}: {payload.decode(errors='replace')}")
         raise RuntimeError(self._death())
