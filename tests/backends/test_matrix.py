@@ -26,6 +26,7 @@ KNOWN_FAILURES: dict[tuple[str, str, str, str], str] = {
         "pooled sentiment head included (static int8 keeps it float); the small preset passes at 32.6 dB",
 }
 
+
 def cell(fam: str, fmt: str, route: str, prec: str):
     marks = [pytest.mark.slow]
     if (fam, fmt, route, prec) in KNOWN_FAILURES:
