@@ -1,2 +1,2 @@
 """Backends, one package each. Importing this package registers every backend listed here."""
-from converters import coreml, executorch, onnx, tflite  # noqa: F401
+from converters import coreai, coreml, executorch, onnx, tflite  # noqa: F401

@@ -237,7 +237,8 @@ def cmd_doctor(args) -> int:
     from mobilesdk.pipeline import converters, package_version
 
     print(f"python {platform.python_version()} on {platform.system()} {platform.machine()}")
-    for dist in ("torch", "numpy", "executorch", "torchao", "onnx", "onnxruntime", "onnx2tf", "tensorflow", "ai-edge-litert", "coremltools"):
+    for dist in ("torch", "numpy", "executorch", "torchao", "onnx", "onnxruntime", "onnx2tf", "tensorflow", "ai-edge-litert", "coremltools",
+                 "coreai-torch", "coreai-core", "coreai-opt"):
         print(f"  {dist:<16} {package_version(dist)}")
     unavailable = 0
     for name, conv in sorted(converters().items()):
@@ -256,7 +257,7 @@ def _positive_int(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mobilesdk",
-        description="Build on-device model bundles (ExecuTorch, TFLite, Core ML) from PyTorch, with proven parity.",
+        description="Build on-device model bundles (ExecuTorch, TFLite, Core ML, Core AI) from PyTorch, with proven parity.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

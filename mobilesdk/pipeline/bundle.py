@@ -224,6 +224,7 @@ def render_report(m: Manifest, sizes: dict[str, int], pictures: dict[str, str] |
                           f"`{p.output}` {p.sqnr_db:.1f} dB ({'pass' if p.passed else 'FAIL'})" for p in model.reference_parity)
                       + ("" if all(p.passed for p in model.reference_parity) else ": **the model built here does not "
                          "compute your reference outputs** (another checkpoint, preprocessing or precision made them?)"), ""]
+        lines += runtimes_table(model)
         lines += semantics_table(model)
     return "\n".join(lines)
 
@@ -236,6 +237,28 @@ def _parity_row(fmt: str, precision: str, size: str, p, output: str) -> str:
         agree += f"; alignment {100 * p.alignment_agreement:.1f}%"
     return (f"| {fmt} | {precision} | {size} | {output} | {p.metric} | {p.sqnr_db:.1f} ({p.min_sqnr_db:.0f}) | {agree} | "
             f"{_num(p.max_abs, '.2e')} | {'pass' if p.passed else 'FAIL'} |")
+
+
+def runtimes_table(model) -> list[str]:
+    """Each precision that several formats built, their SQNR per output side by side, with the runtime
+    that measured each: different converters and runtimes judged on the same golden cases (Core ML in
+    the MIL reference evaluator beside Core AI in Apple's runtime, say). Each number is agreement with
+    PyTorch, not with each other."""
+    arts = [a for a in model.artifacts if a.parity and not a.diagnostic]
+    formats = list(dict.fromkeys(a.format for a in arts))
+    by = {(a.format, a.precision): a for a in arts}
+    shared = [p for p in dict.fromkeys(a.precision for a in arts) if sum((f, p) in by for f in formats) > 1]
+    if not shared:
+        return []
+    runtimes = "; ".join(f"{f}: {', '.join(dict.fromkeys(a.runtime for a in arts if a.format == f))}" for f in formats)
+    lines = [f"The same precision across formats, SQNR dB against PyTorch (runtimes: {runtimes}):", "",
+             "| precision | output | " + " | ".join(formats) + " |", "|---|---|" + "---:|" * len(formats)]
+    for p in shared:
+        outputs = dict.fromkeys(r.output for f in formats if (f, p) in by for r in by[(f, p)].parity)
+        for o in outputs:
+            rows = [next((r for r in by[(f, p)].parity if r.output == o), None) if (f, p) in by else None for f in formats]
+            lines.append(f"| {p} | {o} | " + " | ".join("–" if r is None else f"{r.sqnr_db:.1f}" for r in rows) + " |")
+    return lines + [""]
 
 
 def _cell(row) -> str:

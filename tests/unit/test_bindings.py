@@ -68,3 +68,27 @@ def test_a_tokenizer_the_bindings_cannot_reproduce_is_named(tmp_path, change, me
 def test_bert_normalizer_strip_accents_none_follows_lowercase(tmp_path):
     norm = {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True, "strip_accents": None, "lowercase": False}
     assert tokenizer_config(tmp_path, text_entry(tmp_path, normalizer=json.dumps(norm))).strip_accents is False
+
+
+def test_core_ai_artifacts_stay_out_of_the_bindings_and_the_readme_says_so():
+    """A coreai artifact in the manifest is no asset of either platform; both READMEs say why."""
+    from mobilesdk.bindings import BundleBinding, ModelBinding, readme
+    from mobilesdk.manifest import Artifact, Model
+
+    def artifact(fmt: str) -> Artifact:
+        return Artifact(fmt, "fp32", f"models/m/{fmt}/fp32/model", [f"models/m/{fmt}/fp32/model"], "r", False, [], {},
+                        [], [], True, "")
+
+    _, spec = build_model("enhancer", "tiny", name="m")
+    model = Model("m", "family:enhancer", "", spec.digest(), "models/m/spec.json", [], [], [], {}, [], [], [],
+                  [artifact("coreml"), artifact("coreai"), artifact("tflite")])
+    b = BundleBinding("demo", "Demo", "0.1.0", "0" * 64, (ModelBinding("m", "m", "Enhancer", "", model, spec, None),))
+    assert b.assets("ios") == ["models/m/coreml/fp32/model"]
+    assert b.assets("android") == ["models/m/tflite/fp32/model"]
+    for platform in ("ios", "android"):
+        text = readme(b, platform, "Swift", "", "")
+        assert "Core AI `.aimodel` artifacts are in the bundle but not in these bindings" in text
+    model = Model("m", "family:enhancer", "", spec.digest(), "models/m/spec.json", [], [], [], {}, [], [], [],
+                  [artifact("coreml")])
+    b = BundleBinding("demo", "Demo", "0.1.0", "0" * 64, (ModelBinding("m", "m", "Enhancer", "", model, spec, None),))
+    assert "Core AI" not in readme(b, "ios", "Swift", "", "")
