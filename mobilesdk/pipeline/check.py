@@ -16,9 +16,9 @@ from converters.base import Converted, Converter
 from mobilesdk.errors import summary
 from mobilesdk.golden import AudioFeed, TextRow, lengths_from_inputs
 from mobilesdk.manifest import Artifact, OutputParity
-from mobilesdk.serde import from_data
 from mobilesdk.parity import clean, combine, compare, judge, valid_selector
 from mobilesdk.semantics import run_suite
+from mobilesdk.serde import from_data
 from mobilesdk.spec import Arrays, ModelSpec, OutputSpec, Runner
 from mobilesdk.speech import align
 from mobilesdk.text import spans

@@ -22,12 +22,12 @@ from pathlib import Path
 from converters.base import Converted, get
 from mobilesdk.errors import BundleError, summary
 from mobilesdk.manifest import SCHEMA_VERSION, Manifest, to_json, validate
-from mobilesdk.serde import from_data
 from mobilesdk.pipeline import bindings
 from mobilesdk.pipeline.bundle import MANIFEST, bundle_files, inside, load_golden, sha256_file
 from mobilesdk.pipeline.ci_report import FAIL, PASS, Outcome, rows_outcomes
 from mobilesdk.pipeline.check import ReferenceCase, parity_rows, reference_rows, run_cases
 from mobilesdk.pipeline.reference import read_references
+from mobilesdk.serde import from_data
 from mobilesdk.spec import ModelSpec, spec_from_json
 
 
