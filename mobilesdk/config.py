@@ -28,7 +28,8 @@
     [models.mybert]
     factory = "mypkg.models:make"  # ... or any function returning (nn.Module, ModelSpec)
     formats = ["executorch"]       # per-model overrides of the [bundle] lists
-    skip = ["executorch/int8-static"]   # format/precision pairs this model leaves out
+    skip = ["executorch/int8-static"]   # format/precision pairs this model leaves out, or with reasons
+                                        # for the report: skip = { "coreai/fp16" = "18x slower on Linux" }
 
     [models.distil]
     huggingface = "models/distilbert"   # ... or a local save_pretrained() directory (never the hub)
@@ -82,7 +83,7 @@ MODEL_KEYS = {
     "precisions": list,
     "calibration_batches": int,
     "fp16_safe_masks": bool,
-    "skip": list,
+    "skip": object,  # a list of "format/precision", or a table of them with reasons: checked in `_skips`
 }
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -103,6 +104,7 @@ class ModelConfig:
     calibration_batches: int
     fp16_safe_masks: bool
     skip: tuple[str, ...] = ()  # "format/precision" pairs left out
+    left_out: dict[str, str] = dataclasses.field(default_factory=dict)  # the config's own skips -> reason ("" if none)
     tokenizer: Path | None = None  # tokenizer.json of a text model
     sentences: Path | None = None  # .txt / .jsonl sentences its golden and calibration rows come from
     audio: Path | None = None  # folder of WAV clips (and clips.json) its golden and calibration audio comes from
@@ -187,6 +189,23 @@ def _model_checks(name: str, table: dict, where: str, path: Path, known_formats:
     return options
 
 
+def _skips(value, where: str, known_formats: tuple[str, ...]) -> dict[str, str]:
+    """`skip`: a list of "format/precision" pairs, or a table of them with a reason each; pair -> reason."""
+    if isinstance(value, list):
+        value = {pair: "" for pair in value}
+    if not isinstance(value, dict) or not all(isinstance(r, str) for r in value.values()):
+        raise ConfigError(f"{where}: `skip` must be a list of \"format/precision\" or a table of them with reasons, "
+                          f"e.g. skip = {{ \"coreai/fp16\" = \"why\" }}; got {value!r}")
+    for pair in value:
+        fmt, _, prec = str(pair).partition("/")
+        if fmt not in known_formats or prec not in PRECISIONS:
+            raise ConfigError(
+                f"{where}: `skip` entry {pair!r} is not \"format/precision\"; formats: "
+                f"{', '.join(known_formats)}; precisions: {', '.join(PRECISIONS)}"
+            )
+    return {str(pair): reason for pair, reason in value.items()}
+
+
 def _spec_override(table: dict, where: str) -> dict:
     from mobilesdk.spec import ModelSpec
 
@@ -231,13 +250,7 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
             raise ConfigError(f"{where}: must be a table")
         options = _model_checks(name, table, where, path, known_formats, known_options)
         checkpoint = table.get("checkpoint")
-        for pair in table.get("skip", []):
-            fmt, _, prec = str(pair).partition("/")
-            if fmt not in known_formats or prec not in PRECISIONS:
-                raise ConfigError(
-                    f"{where}: `skip` entry {pair!r} is not \"format/precision\"; formats: "
-                    f"{', '.join(known_formats)}; precisions: {', '.join(PRECISIONS)}"
-                )
+        left_out = _skips(table.get("skip", []), where, known_formats)
         models.append(
             ModelConfig(
                 name=name,
@@ -255,7 +268,8 @@ def load(path: str | Path, known_formats: tuple[str, ...], known_options: dict[s
                 else precisions,
                 calibration_batches=table.get("calibration_batches", batches),
                 fp16_safe_masks=table.get("fp16_safe_masks", bundle.get("fp16_safe_masks", False)),
-                skip=tuple(table.get("skip", [])),
+                skip=tuple(left_out),
+                left_out=left_out,
                 tokenizer=(path.parent / table["tokenizer"]) if "tokenizer" in table else None,
                 sentences=(path.parent / table["sentences"]) if "sentences" in table else None,
                 audio=(path.parent / table["audio"]) if "audio" in table else None,

@@ -160,6 +160,7 @@ class Model:
     text: typing.Optional[TextEntry] = None  # text models: tokenizer and normalisation
     # PyTorch itself against the outputs users gave (fp32 thresholds): does the model here compute theirs?
     reference_parity: list[OutputParity] = dataclasses.field(default_factory=list)
+    left_out: dict[str, str] = dataclasses.field(default_factory=dict)  # "format/precision" the config skips -> why
 
 
 @dataclass(frozen=True)

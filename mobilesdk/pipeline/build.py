@@ -416,7 +416,9 @@ def build_model(mc: ModelConfig, root: Path, cache: Cache, progress: Progress) -
     artifacts = [results[a] for a in steps.artifacts]
     golden = results[steps.golden]
     entry = write_model(root, mc, results[steps.load], golden, artifacts)
+    buildable = {f"{fmt}/{p}" for fmt, p in cells(dataclasses.replace(mc, skip=()))}
     return dataclasses.replace(entry, mask_lint=results[steps.captured].findings,
+                               left_out={c: why for c, why in mc.left_out.items() if c in buildable},
                                semantics=results[steps.semantics].rows,
                                reference_parity=reference_rows(results[steps.load].spec, "fp32",
                                                                golden.golden_set(), golden.outputs))

@@ -30,6 +30,8 @@ def write(tmp_path, text):
         ("[models.a\n", "not valid TOML"),
         ("[models.a]\nfamily='enhancer'\nskip=['executorch']\n", "`skip` entry 'executorch' is not"),
         ("[models.a]\nfamily='enhancer'\nreference='refs/a'\n", "reference `.*refs/a` is not a folder"),
+        ("[models.a]\nfamily='enhancer'\nskip={ 'executorch/fp32' = 3 }\n", "`skip` must be a list"),
+        ("[models.a]\nfamily='enhancer'\nskip={ 'executorch/fp99' = 'x' }\n", "`skip` entry 'executorch/fp99' is not"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path, text, message):
@@ -53,6 +55,19 @@ def test_skip_leaves_out_one_format_precision_pair(tmp_path):
     graph, _ = plan(cfg.models[0], tmp_path, Cache.default(enabled=False))
     names = [s.name for s in graph.steps]
     assert [n for n in names if n.startswith("convert/")] == ["convert/a/executorch/fp32", "convert/a/executorch/int8-dynamic"]
+
+
+def test_skip_takes_reasons_and_the_manifest_and_report_carry_them(tmp_path):
+    from mobilesdk.pipeline.bundle import render_report
+    from tests.unit.test_manifest import sample
+
+    cfg = load(write(tmp_path, "[bundle]\nprecisions=['fp32', 'int8-dynamic']\n[models.a]\nfamily='textclf'\n"
+                               "skip = { 'executorch/int8-dynamic' = 'too slow here' }\n"), FORMATS)
+    mc = cfg.models[0]
+    assert mc.skip == ("executorch/int8-dynamic",) and mc.left_out == {"executorch/int8-dynamic": "too slow here"}
+    m = sample()
+    m.models[0].left_out.update(mc.left_out)
+    assert "- executorch/int8-dynamic: left out by the config: too slow here" in render_report(m, {})
 
 
 def test_converter_options_come_from_the_models_format_table(tmp_path):
