@@ -163,3 +163,45 @@ def native_stderr_held():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def check_input_shapes(arrays: Arrays, spec: ModelSpec) -> None:
+    """Inputs must have the spec's ranks, fixed sizes and dynamic dims within [min, max] (a multiple of
+    `multiple_of`), the same length for a dim wherever it appears: for runtimes that do not enforce
+    the bounds they were converted with (ExecuTorch's dynamic dims, Core AI)."""
+    import numpy as np
+
+    lengths: dict[str, int] = {}
+    for t in spec.inputs:
+        if t.name not in arrays:
+            raise ValueError(f"missing input `{t.name}`")
+        shape = np.shape(arrays[t.name])
+        if len(shape) != len(t.shape):
+            raise ValueError(f"input `{t.name}` has rank {len(shape)}, spec declares {t.shape}")
+        for n, s in zip(shape, t.shape):
+            if isinstance(s, int):
+                if n != s:
+                    raise ValueError(f"input `{t.name}` has shape {shape}, spec declares {t.shape}")
+            elif spec.derived(s) is None:
+                d = spec.dim(s)
+                if not d.check(n) or lengths.setdefault(s, n) != n:
+                    raise ValueError(f"input `{t.name}` has {s}={n}; spec allows {d.min}..{d.max} (multiple of "
+                                     f"{d.multiple_of}) and the same {s} for every input")
+
+
+def reexport(module, ctx: BuildContext):
+    """torch.export a rewritten or quantized copy of the program (`ep.module()` changed) again, with the
+    spec's dynamic axes. Dim.DYNAMIC ranges, not the capture's named Dims: rewritten graphs add guards
+    on strided lengths that named Dims reject ("Constraints violated", docs/toolchain-traps.md#5)."""
+    import inspect
+
+    import torch
+
+    from mobilesdk.capture import dynamic_shapes, to_torch
+
+    args = tuple(t.clone() for t in to_torch(ctx.example_inputs, ctx.spec))  # fresh tensors: docs/toolchain-traps.md#8
+    shapes = dynamic_shapes(ctx.spec, strict=False)
+    ordered = tuple(shapes[t.name] for t in ctx.spec.inputs)
+    params = inspect.signature(module.forward).parameters.values()
+    var = next((p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+    return torch.export.export(module, args, dynamic_shapes={var: ordered} if var else ordered)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from converters.base import (
-    BuildContext, Converted, Converter, import_problem, memo_per_program, native_stderr_held, versions_of,
+    BuildContext, Converted, Converter, import_problem, memo_per_program, native_stderr_held, reexport, versions_of,
 )
 from converters.coreai.rewrites import int_index_put_as_where
 from converters.coreai.runner import WorkerRunner
@@ -101,33 +101,16 @@ def _decomposed(ep, ctx: BuildContext, half: bool):
     rewrites.py), and for fp16 in half precision with float32 I/O. The capture
     itself is converted when it needs neither (no re-export)."""
     import coreai_torch
+    import torch
 
     if half or has_index_put(ep):
         gm = bool_index_put_as_where(ep.module())
         int_index_put_as_where(gm)
         if half:  # a deep copy: ep.module() shares its parameters with `ep`, and half() converts them in place
             gm = _half_inside(_float32_to_half(copy.deepcopy(gm).half()))
-        ep = _reexport(gm, ctx)
+        with torch.no_grad():
+            ep = reexport(gm, ctx)
     return ep.run_decompositions(coreai_torch.get_decomp_table())
-
-
-def _reexport(module, ctx: BuildContext):
-    """torch.export a rewritten copy of the program again, with the spec's dynamic axes."""
-    import inspect
-
-    import torch
-
-    from mobilesdk.capture import dynamic_shapes, to_torch
-
-    args = tuple(t.clone() for t in to_torch(ctx.example_inputs, ctx.spec))  # fresh tensors: docs/toolchain-traps.md#8
-    # Dim.DYNAMIC ranges, not the capture's named Dims: the fp16 graph adds guards on strided lengths
-    # that named Dims reject ("Constraints violated (samples)", docs/toolchain-traps.md#5).
-    shapes = dynamic_shapes(ctx.spec, strict=False)
-    ordered = tuple(shapes[t.name] for t in ctx.spec.inputs)
-    params = inspect.signature(module.forward).parameters.values()
-    var = next((p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
-    with torch.no_grad():
-        return torch.export.export(module, args, dynamic_shapes={var: ordered} if var else ordered)
 
 
 def _half_inside(inner):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from converters.base import check_input_shapes
 from converters.coreai.worker import FUNCTION, pack, read_frame, unpack
 from mobilesdk.spec import NP_DTYPES, ModelSpec
 
@@ -77,7 +78,7 @@ class WorkerRunner:
         return f"the Core AI runtime ended its process (rc {rc}) on {self.path.name}: {why}"
 
     def _feeds(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        check_shapes(arrays, self.spec)
+        check_input_shapes(arrays, self.spec)
         feeds = {}
         for t in self.spec.inputs:
             x = np.asarray(arrays[t.name])
@@ -106,24 +107,3 @@ def _stop(proc: subprocess.Popen, stderr) -> None:
         proc.kill()
         proc.wait()
     stderr.close()
-
-
-def check_shapes(arrays: dict[str, np.ndarray], spec: ModelSpec) -> None:
-    """Inputs must have the spec's ranks, fixed sizes and dynamic dims within [min, max] (a multiple of
-    `multiple_of`), the same length for a dim wherever it appears."""
-    lengths: dict[str, int] = {}
-    for t in spec.inputs:
-        if t.name not in arrays:
-            raise ValueError(f"missing input `{t.name}`")
-        shape = np.shape(arrays[t.name])
-        if len(shape) != len(t.shape):
-            raise ValueError(f"input `{t.name}` has rank {len(shape)}, spec declares {t.shape}")
-        for n, s in zip(shape, t.shape):
-            if isinstance(s, int):
-                if n != s:
-                    raise ValueError(f"input `{t.name}` has shape {shape}, spec declares {t.shape}")
-            elif spec.derived(s) is None:
-                d = spec.dim(s)
-                if not d.check(n) or lengths.setdefault(s, n) != n:
-                    raise ValueError(f"input `{t.name}` has {s}={n}; spec allows {d.min}..{d.max} (multiple of "
-                                     f"{d.multiple_of}) and the same {s} for every input")

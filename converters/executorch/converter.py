@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.base import BuildContext, Converted, Converter, import_problem, native_stderr_held, versions_of
+from converters.base import (
+    BuildContext, Converted, Converter, check_input_shapes, import_problem, native_stderr_held, reexport, versions_of,
+)
 from converters.executorch.lowering import (
     check_kernels, conv1d_as_conv2d, conv1d_rewrite_needed, dynamic_ranges, explain_lowering, lower, partition_stats,
 )
@@ -63,11 +65,11 @@ class ExecuTorchConverter(Converter):
             if conv1d_rewrite_needed(ep):
                 meta["conv1d_as_conv2d"] = conv1d_as_conv2d(gm)
                 if precision != "fp32":  # the quantizer annotates exported graphs only
-                    gm = _reexport(gm, ctx).module()
+                    gm = reexport(gm, ctx).module()
             if precision != "fp32":
                 gm, quant_meta = quantize(gm, ctx, dynamic=precision == "int8-dynamic")
                 meta.update(quant_meta)
-            program = _reexport(gm, ctx)
+            program = reexport(gm, ctx)
             lowered = lower(program)
             meta.update(partition_stats(lowered.exported_program()))
             try:
@@ -93,7 +95,7 @@ class ExecuTorchConverter(Converter):
             method = program.load_method("forward")
 
         def run(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            _check_shapes(arrays, spec)
+            check_input_shapes(arrays, spec)
             outs = method.execute(list(to_torch(arrays, spec)))
             if len(outs) != len(spec.outputs):
                 n = len(spec.outputs)
@@ -109,40 +111,3 @@ class ExecuTorchConverter(Converter):
 
 
 # helpers ------------------------------------------------------------------------------------------
-def _reexport(gm, ctx: BuildContext):
-    """torch.export a rewritten or quantized `ep.module()` again, with the spec's dynamic axes."""
-    import inspect
-
-    import torch
-
-    from mobilesdk.capture import dynamic_shapes, to_torch
-
-    args = tuple(t.clone() for t in to_torch(ctx.example_inputs, ctx.spec))  # fresh tensors: docs/toolchain-traps.md#8
-    shapes = dynamic_shapes(ctx.spec, strict=False)
-    ordered = tuple(shapes[t.name] for t in ctx.spec.inputs)
-    params = inspect.signature(gm.forward).parameters.values()
-    var = next((p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
-    return torch.export.export(gm, args, dynamic_shapes={var: ordered} if var else ordered)
-
-
-def _check_shapes(arrays: dict[str, np.ndarray], spec) -> None:
-    lengths: dict[str, int] = {}
-    for t in spec.inputs:
-        if t.name not in arrays:
-            raise ValueError(f"missing input `{t.name}`")
-        shape = arrays[t.name].shape
-        if len(shape) != len(t.shape):
-            raise ValueError(f"input `{t.name}` has rank {len(shape)}, spec declares {t.shape}")
-        for n, s in zip(shape, t.shape):
-            if isinstance(s, int):
-                if n != s:
-                    raise ValueError(f"input `{t.name}` has shape {shape}, spec declares {t.shape}")
-            elif spec.derived(s) is None:
-                d = spec.dim(s)
-                if not d.check(n) or lengths.setdefault(s, n) != n:
-                    raise ValueError(
-                        f"input `{t.name}` has {s}={n}; spec allows {d.min}..{d.max} (multiple of "
-                        f"{d.multiple_of}) and the same {s} for every input"
-                    )
-
-

@@ -298,7 +298,7 @@ def test_int8_dynamic_quantizes_linear_layers_only():
     (HuBERT's conv feature encoder lost 10 dB that way). Quantizing only, no lowering: cheap."""
     import copy
 
-    from converters.executorch.converter import _reexport
+    from converters.base import reexport
     from converters.executorch.lowering import conv1d_as_conv2d
     from converters.executorch.quantize import quantize
 
@@ -307,8 +307,8 @@ def test_int8_dynamic_quantizes_linear_layers_only():
     ctx = BuildContext(model="toy_stack", spec=STACK_SPEC, example_inputs=example)
     gm = copy.deepcopy(capture(ConvStack().eval(), STACK_SPEC, example).module())
     assert conv1d_as_conv2d(gm) == 3
-    assert quantize(_reexport(gm, ctx).module(), ctx, dynamic=True)[1]["int8_layers"] == 0
-    assert quantize(_reexport(gm, ctx).module(), ctx, dynamic=False)[1]["int8_layers"] > 0
+    assert quantize(reexport(gm, ctx).module(), ctx, dynamic=True)[1]["int8_layers"] == 0
+    assert quantize(reexport(gm, ctx).module(), ctx, dynamic=False)[1]["int8_layers"] > 0
 
 
 def test_shared_exported_program_is_unchanged(attn, mlp):
