@@ -1,6 +1,6 @@
 """The generated Swift file: what the manifest says about each model as `ModelInfo` values, and a
 factory per model that returns its class (TextClassifier, Aligner, Enhancer or GenericModel) on one
-of its Core ML artifacts."""
+of its Core ML or Core AI artifacts."""
 from __future__ import annotations
 
 import json
@@ -55,7 +55,8 @@ def _artifact(a: Artifact) -> str:
     thresholds = ", ".join(f"{string(p.output)}: Threshold({num(p.min_sqnr_db)}, {num(p.min_agreement)}, {num(p.tie_margin)})"
                            for p in a.parity) or ":"
     return (f"ArtifactInfo(format: {string(a.format)}, precision: {string(a.precision)}, files: {strings(a.files)},\n"
-            f"                     thresholds: [{thresholds}], passed: {str(a.passed).lower()})")
+            f"                     thresholds: [{thresholds}], passed: {str(a.passed).lower()}"
+            + (f", function: {string(str(a.meta['function']))}" if "function" in a.meta else "") + ")")
 
 
 def _tokenizer(t: TokenizerConfig) -> str:

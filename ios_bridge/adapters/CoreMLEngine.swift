@@ -20,7 +20,8 @@ public final class CoreMLEngine: Engine {
 
     public func open(_ file: String) throws -> Data { try Data(contentsOf: root.appendingPathComponent(file)) }
 
-    public func run(_ file: String, inputs: [(String, Tensor)], outputs: [String]) throws -> [String: Tensor] {
+    public func run(_ artifact: ArtifactInfo, inputs: [(String, Tensor)], outputs: [String]) throws -> [String: Tensor] {
+        let file = artifact.files[0]
         if models[file] == nil {
             let compiled = try MLModel.compileModel(at: root.appendingPathComponent(file))
             models[file] = try MLModel(contentsOf: compiled, configuration: configuration)

@@ -76,6 +76,8 @@ public struct ArtifactInfo {
     /// Per output, the parity threshold at this precision.
     public let thresholds: [String: Threshold]
     public let passed: Bool
+    /// The function a Core AI artifact runs (the manifest's `meta.function`); "" for other formats.
+    public var function: String = ""
 }
 
 public struct GoldenInfo {

@@ -1,5 +1,5 @@
 // Generated with the bindings: checks them against this bundle's own golden files. The tokenizer
-// test runs anywhere Swift does; the self-test needs Core ML (macOS, or iOS in a simulator).
+// test runs anywhere Swift does; the self-tests need Core ML or Core AI (macOS, or iOS in a simulator).
 import Foundation
 import XCTest
 @testable import MobileSDK
@@ -36,7 +36,22 @@ final class GoldenTests: XCTestCase {
     func testEveryCoreMLArtifactPassesItsSelfTest() throws {
         let engine = CoreMLEngine(root: root)
         for info in BUNDLE_OBJECT.models.values {
-            for artifact in info.artifacts {
+            for artifact in info.artifacts where artifact.format == "coreml" {
+                let report = try SelfTest.run(info, artifact, engine, bundle: BUNDLE_OBJECT.name,
+                                              manifestSha256: BUNDLE_OBJECT.manifestSha256)
+                XCTAssertTrue(report.passed, report.render())
+            }
+        }
+    }
+    #endif
+
+    #if canImport(CoreAI)
+    /// Every Core AI artifact passes its golden self-test in Core AI itself.
+    func testEveryCoreAIArtifactPassesItsSelfTest() throws {
+        guard #available(iOS 27, macOS 27, *) else { throw XCTSkip("Core AI needs iOS 27 or macOS 27") }
+        let engine = CoreAIEngine(root: root)
+        for info in BUNDLE_OBJECT.models.values {
+            for artifact in info.artifacts where artifact.format == "coreai" {
                 let report = try SelfTest.run(info, artifact, engine, bundle: BUNDLE_OBJECT.name,
                                               manifestSha256: BUNDLE_OBJECT.manifestSha256)
                 XCTAssertTrue(report.passed, report.render())

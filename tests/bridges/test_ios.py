@@ -28,7 +28,7 @@ CLIPS = ROOT / "examples/clips"
 CONFIG = f"""
 [bundle]
 name = "ios-test"
-formats = ["coreml"]
+formats = ["coreml", "coreai"]
 precisions = ["fp32", "int8-weights"]
 
 [models.textclf]
@@ -78,7 +78,7 @@ def errors(source: bytes) -> list[str]:
 def test_every_generated_swift_file_parses(bundle):
     files = sorted((bundle / "ios").rglob("*.swift"))
     names = {f.name for f in files}
-    assert {"Package.swift", "Tokenizer.swift", "Models.swift", "SelfTest.swift", "CoreMLEngine.swift", "IosTest.swift",
+    assert {"Package.swift", "Tokenizer.swift", "Models.swift", "SelfTest.swift", "CoreMLEngine.swift", "CoreAIEngine.swift", "IosTest.swift",
             "GoldenTests.swift"} <= names and (bundle / "ios/README.md").is_file()
     for f in files:
         assert not errors(f.read_bytes()), f"{f.name}: {errors(f.read_bytes())[:3]}"
@@ -124,12 +124,17 @@ def test_swift_offers_what_the_kotlin_offers(bundle):
     assert api - {"IosTest"} <= public_surface(kotlin, "kotlin"), sorted(api - {"IosTest"} - public_surface(kotlin, "kotlin"))
 
 
-def test_the_generated_models_carry_the_manifests_coreml_artifacts(bundle):
+def test_the_generated_models_carry_the_manifests_apple_artifacts(bundle):
     manifest = json.loads((bundle / "manifest.json").read_text())
     generated = (bundle / "ios/Sources/MobileSDK/IosTest.swift").read_text()
+    assert {a["format"] for m in manifest["models"] for a in m["artifacts"]} == {"coreml", "coreai"}
     for model in manifest["models"]:
         for a in model["artifacts"]:
-            assert f'ArtifactInfo(format: "coreml", precision: "{a["precision"]}", files: ["{a["files"][0]}"]' in generated
+            assert f'ArtifactInfo(format: "{a["format"]}", precision: "{a["precision"]}", files: ["{a["files"][0]}"]' in generated
+            line = generated.split(f'files: ["{a["files"][0]}"]')[1].split("\n")[1]
+            # a Core AI artifact names the function CoreAIEngine loads, as the manifest recorded it
+            assert ("function: " in line) == (a["format"] == "coreai"), line
+            assert a["format"] != "coreai" or f'function: "{a["meta"]["function"]}")' in line, line
             for p in a["parity"]:
                 assert f'"{p["output"]}": Threshold({float(p["min_sqnr_db"])!r}, {float(p["min_agreement"])!r}' in generated
     for name, kind in (("textclf", "TextClassifier"), ("aligner", "Aligner"), ("enhancer", "Enhancer")):

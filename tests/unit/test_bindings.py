@@ -70,25 +70,20 @@ def test_bert_normalizer_strip_accents_none_follows_lowercase(tmp_path):
     assert tokenizer_config(tmp_path, text_entry(tmp_path, normalizer=json.dumps(norm))).strip_accents is False
 
 
-def test_core_ai_artifacts_stay_out_of_the_bindings_and_the_readme_says_so():
-    """A coreai artifact in the manifest is no asset of either platform; both READMEs say why."""
-    from mobilesdk.bindings import BundleBinding, ModelBinding, readme
+def test_core_ai_artifacts_are_ios_assets_and_android_leaves_them_out():
+    """A coreai artifact is an iOS asset (CoreAIEngine loads it), after Core ML's; no Android asset."""
+    from mobilesdk.bindings import BundleBinding, ModelBinding
     from mobilesdk.manifest import Artifact, Model
 
-    def artifact(fmt: str) -> Artifact:
-        return Artifact(fmt, "fp32", f"models/m/{fmt}/fp32/model", [f"models/m/{fmt}/fp32/model"], "r", False, [], {},
-                        [], [], True, "")
+    def artifact(fmt: str, precision: str = "fp32") -> Artifact:
+        return Artifact(fmt, precision, f"models/m/{fmt}/{precision}/model", [f"models/m/{fmt}/{precision}/model"], "r",
+                        False, [], {}, [], [], True, "")
 
     _, spec = build_model("enhancer", "tiny", name="m")
-    model = Model("m", "family:enhancer", "", spec.digest(), "models/m/spec.json", [], [], [], {}, [], [], [],
-                  [artifact("coreml"), artifact("coreai"), artifact("tflite")])
-    b = BundleBinding("demo", "Demo", "0.1.0", "0" * 64, (ModelBinding("m", "m", "Enhancer", "", model, spec, None),))
-    assert b.assets("ios") == ["models/m/coreml/fp32/model"]
+    arts = [artifact("coreai"), artifact("coreml", "fp16"), artifact("coreml"), artifact("tflite")]
+    model = Model("m", "family:enhancer", "", spec.digest(), "models/m/spec.json", [], [], [], {}, [], [], [], arts)
+    binding = ModelBinding("m", "m", "Enhancer", "", model, spec, None)
+    b = BundleBinding("demo", "Demo", "0.1.0", "0" * 64, (binding,))
+    assert sorted(b.assets("ios")) == sorted(a.files[0] for a in arts[:3])
     assert b.assets("android") == ["models/m/tflite/fp32/model"]
-    for platform in ("ios", "android"):
-        text = readme(b, platform, "Swift", "", "")
-        assert "Core AI `.aimodel` artifacts are in the bundle but not in these bindings" in text
-    model = Model("m", "family:enhancer", "", spec.digest(), "models/m/spec.json", [], [], [], {}, [], [], [],
-                  [artifact("coreml")])
-    b = BundleBinding("demo", "Demo", "0.1.0", "0" * 64, (ModelBinding("m", "m", "Enhancer", "", model, spec, None),))
-    assert "Core AI" not in readme(b, "ios", "Swift", "", "")
+    assert binding.default("ios") == ("coreml", "fp32")  # fp32 first, then Core ML before Core AI
