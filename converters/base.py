@@ -84,6 +84,11 @@ class Converter:
         """A callable that runs the artifact in its own runtime on spec-shaped inputs."""
         raise NotImplementedError
 
+    def taps(self, ep, ctx: BuildContext, precision: str, files: list[Path]):
+        """The artifact's graph and intermediate tensors for `mobilesdk explain` (a mobilesdk.drift.Taps);
+        `ep` is the program it was converted from. NotImplementedError where the runtime shows none."""
+        raise NotImplementedError(f"`{self.name}` shows no intermediate tensors to mobilesdk")
+
 
 _REGISTRY: dict[str, Converter] = {}
 

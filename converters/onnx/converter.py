@@ -65,6 +65,11 @@ class OnnxConverter(Converter):
 
         return run
 
+    def taps(self, ep, ctx: BuildContext, precision: str, files: list[Path]):
+        from converters.onnx.taps import onnx_taps
+
+        return onnx_taps(files[0], ctx.spec)
+
 
 def _opset(path: Path) -> int:
     import onnx
