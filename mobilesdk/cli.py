@@ -22,6 +22,7 @@ EPILOG = textwrap.dedent(
       mobilesdk bindings dist/bundle                           # Kotlin and Swift bindings, from the manifest
       mobilesdk check dist/bundle selftest/                    # judge what a device's self-test wrote
       mobilesdk compare release/bundle dist/bundle             # regressions since the last release
+      mobilesdk explain dist/bundle aligner tflite int8-static --config examples/bundle.toml   # where it drifts
       mobilesdk run dist/bundle textclf "说实话 I really like 这个新功能 😊"   # sentiment and language spans
       mobilesdk spec examples/huggingface/bundle.toml          # the spec each model builds with, as TOML
       mobilesdk cache clean --older-than 30                    # drop conversions unused for a month
@@ -114,6 +115,16 @@ def cmd_verify(args) -> int:
         print(f"error: {p}", file=sys.stderr)
     print(f"{args.bundle}: {len(report.problems)} problem(s)", file=sys.stderr)
     return 1
+
+
+def cmd_explain(args) -> int:
+    import json
+
+    from mobilesdk.pipeline.explain import explain_bundle, render
+
+    e = explain_bundle(Path(args.bundle), args.model, args.format, args.precision, Path(args.config), args.case)
+    print(json.dumps(e.to_json(), indent=2) if args.json else render(e, args.top))
+    return 0
 
 
 def cmd_bindings(args) -> int:
@@ -294,6 +305,25 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--reference", metavar="DIR", help="also judge the artifacts against your reference data: DIR/<model>/*.npz, "
                    "each with input.<name> and output.<name> arrays (the outputs you expect)")
     v.set_defaults(fn=cmd_verify)
+    ex = sub.add_parser("explain", help="where one artifact drifts from PyTorch, module by module",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Run one artifact on a golden case with its intermediate tensors exposed, in its own\n"
+                        "runtime (or the strongest stand-in the format allows, named in the output), and compare\n"
+                        "them with PyTorch's at every nn.Module's output: a table in graph order with the module\n"
+                        "path, PyTorch's op and source line, the SQNR there (valid positions only), the drop from\n"
+                        "the row before, and the first row below the precision's threshold marked `>`. The\n"
+                        "PyTorch model comes from --config, checked to be the one the bundle was built from.",
+                        epilog="example:\n  mobilesdk explain dist/bundle aligner tflite int8-static --config examples/bundle.toml --top 10")
+    ex.add_argument("bundle", help="a directory written by `mobilesdk build`")
+    ex.add_argument("model", help="the model's name in the bundle")
+    ex.add_argument("format", help="the artifact's format: executorch, tflite, coreml, onnx, ...")
+    ex.add_argument("precision", help="the artifact's precision: fp32, fp16, int8-static, ...")
+    ex.add_argument("--config", required=True, help="the bundle.toml the bundle was built from (explain needs the PyTorch model)")
+    ex.add_argument("--case", help="the golden case to run (default: the first, the longest)")
+    ex.add_argument("--top", type=_positive_int, default=0, metavar="N",
+                    help="show only the N rows with the largest drops (and the first divergent one)")
+    ex.add_argument("--json", action="store_true", help="print the table as JSON")
+    ex.set_defaults(fn=cmd_explain)
     r = sub.add_parser("run", help="run text or a WAV file through one artifact of a bundle",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Run INPUT through one artifact of MODEL in that format's own runtime (Core ML\n"

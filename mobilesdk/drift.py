@@ -12,6 +12,7 @@ saying why, never a guess.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from mobilesdk.parity import sqnr_db
 from mobilesdk.spec import Arrays, ModelSpec
 
 ROOT = "(outputs)"  # the row of the whole model: the spec's outputs
+# PyTorch ops that hand their input on unchanged at inference (a module of only these, e.g. Dropout,
+# has nothing of its own to compare, and formats drop it)
+PASS_THROUGH = {"aten.dropout", "aten.clone", "aten.alias", "aten.detach", "aten.contiguous", "aten.identity"}
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,11 @@ def compare(ref_taps: Taps, got_taps: Taps, spec: ModelSpec, inputs: Arrays, thr
     format's naming: its calls' tensors pair with the artifact's in the order they are produced."""
     ref_b, got_b = module_boundaries(ref_taps), module_boundaries(got_taps)
     modules = sorted(ref_b, key=lambda m: (ref_b[m].position, m == ROOT, -m.count(".")))  # inner modules first
+    kinds: dict[str, set[str]] = {}
+    for op in ref_taps.ops:
+        for m in op.scope:
+            kinds.setdefault(m, set()).add(op.kind)
+    modules = [m for m in modules if m == ROOT or not kinds.get(m, set()) <= PASS_THROUGH]
     ref = ref_taps.read(inputs, sorted({t for m in modules for t in ref_b[m].tensors}))
     floats = {n for n, v in ref.items() if np.issubdtype(v.dtype, np.floating)}
     # rows that say something: a module handing out float tensors that no inner module (listed first)
@@ -157,10 +166,13 @@ def compare(ref_taps: Taps, got_taps: Taps, spec: ModelSpec, inputs: Arrays, thr
     wanted = sorted({t for m in modules if base(m) in got_b for t in got_b[base(m)].tensors})
     got = got_taps.read(inputs, wanted) if wanted else {}
     got = {n: np.asarray(v) for n, v in got.items() if np.issubdtype(np.asarray(v).dtype, np.floating)}
+    # pairs per module path without call indices, as formats name them: there, a call's output that
+    # the next call of the same module reads never leaves the module
+    ref_base = module_boundaries(Taps([dataclasses.replace(op, scope=tuple(map(base, op.scope))) for op in ref_taps.ops],
+                                      ref_taps.outputs, ref_taps.read))
     partners: dict[str, dict[str, tuple[np.ndarray, str] | str]] = {}
     for b in {base(m) for m in modules}:
-        calls = [m for m in modules if base(m) == b]
-        refs = [t for m in calls for t in ref_b[m].tensors if t in floats]
+        refs = [t for t in ref_base[b].tensors if t in floats]
         partners[b] = pair_in_order(refs, ref, [t for t in got_b[b].tensors if t in got] if b in got_b else [], got)
     positions = Positions(spec, inputs)
     rows: list[Row] = []
@@ -169,7 +181,7 @@ def compare(ref_taps: Taps, got_taps: Taps, spec: ModelSpec, inputs: Arrays, thr
         b = ref_b[m]
         sqnr, notes = None, []
         for t in (t for t in b.tensors if t in floats):
-            partner = partners[base(m)][t]
+            partner = partners[base(m)].get(t, "read inside the module's next call: a format shows only what leaves it")
             if isinstance(partner, str):
                 sqnr, notes = None, [partner]
                 break
@@ -264,9 +276,11 @@ def torch_taps(ep, spec: ModelSpec) -> Taps:
 
     gm = ep.module()
     ops = []
+    fed = {n.name for n in gm.graph.nodes if n.op == "placeholder" and n.name.startswith("args")}  # the spec's inputs
     for node in gm.graph.nodes:
-        if node.op != "call_function":
-            continue
+        if node.op != "call_function" or not any(a.name in fed for a in node.all_input_nodes):
+            continue  # computes from weights alone (weight norm, constants): no activation to compare
+        fed.add(node.name)
         stack = node.meta.get("nn_module_stack") or {}
         # the key ends in @k on a module's k-th further call; the path alone names the module
         scope = tuple(path + (re.search(r"@\d+$", key) or [""])[0] for key, (path, _) in stack.items() if path)

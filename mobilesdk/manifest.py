@@ -16,8 +16,9 @@ from pathlib import Path
 
 from mobilesdk.serde import from_data
 
-SCHEMA_VERSION = "1.3"  # 1.1: the text entry of text models, spans agreement; 1.2: alignment agreement;
-# 1.3: user references (golden cases with expected outputs, reference_parity rows)
+SCHEMA_VERSION = "1.4"  # 1.1: the text entry of text models, spans agreement; 1.2: alignment agreement;
+# 1.3: user references (golden cases with expected outputs, reference_parity rows); 1.4: a failing
+# artifact's first divergent layer (Artifact.divergence)
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
 Scalar = typing.Union[str, int, float, bool]
@@ -91,6 +92,25 @@ class LintFinding:
 
 
 @dataclass(frozen=True)
+class Divergence:
+    """Where a failing artifact first drifts from PyTorch (`mobilesdk explain` on one golden case)."""
+
+    case: str
+    module: str  # the nn.Module path of the first output below the threshold; "" when none is
+    op: str  # PyTorch's op there
+    source: str  # file:line of the PyTorch code
+    sqnr_db: float | None
+    note: str  # what produced the intermediate tensors, or why no layer is named
+
+    @property
+    def summary(self) -> str:
+        if not self.module:
+            return f"first divergent layer not named on golden case {self.case}: {self.note}"
+        return (f"first divergent layer `{self.module}` ({self.op}{' at ' + self.source if self.source else ''}), "
+                f"{self.sqnr_db:.1f} dB on golden case {self.case} ({self.note})")
+
+
+@dataclass(frozen=True)
 class Artifact:
     format: str
     precision: str
@@ -106,6 +126,7 @@ class Artifact:
     note: str  # why it failed or what was not checked
     # against the outputs users gave with their reference cases (GoldenCase.expected), over those cases
     reference_parity: list[OutputParity] = dataclasses.field(default_factory=list)
+    divergence: Divergence | None = None  # a failing artifact's first divergent layer
 
     @property
     def summary(self) -> str:

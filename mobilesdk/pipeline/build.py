@@ -40,6 +40,7 @@ from mobilesdk.pipeline.cache import Cache, convert_key, parity_key
 from mobilesdk.pipeline.check import (
     ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate, reference_rows, results_of,
 )
+from mobilesdk.pipeline.explain import divergence
 from mobilesdk.pipeline.graph import Graph, Progress, Step
 from mobilesdk.pipeline.pictures import draw
 from mobilesdk.pipeline.reference import read_references
@@ -167,7 +168,8 @@ def plan(mc: ModelConfig, root: Path, cache: Cache) -> tuple[Graph, ModelSteps]:
         key = f"{m}/{fmt}/{prec}"
         job = ConvertJob(m, conv, prec, root / "models" / m / fmt / prec, mc.options.get(fmt, {}))
         converted = g.add(f"convert/{key}", functools.partial(convert_step, job, cache=cache), load, golden, captured)
-        artifacts.append(g.add(f"parity/{key}", functools.partial(parity_step, job, root, cache=cache), load, golden, converted))
+        artifacts.append(g.add(f"parity/{key}", functools.partial(parity_step, job, root, cache=cache), load, golden,
+                               captured, converted))
     return g, ModelSteps(load, golden, captured, semantics, tuple(artifacts))
 
 
@@ -285,7 +287,12 @@ def torch_semantics(loaded: Loaded, golden: Golden) -> TorchSemantics:
 
 
 def capture_step(loaded: Loaded, golden: Golden, mc: ModelConfig) -> Captured:
-    ep = capture(loaded.module, loaded.spec, golden.cases[0].inputs)
+    return capture_model(loaded, golden.cases[0].inputs, mc)
+
+
+def capture_model(loaded: Loaded, example: Arrays, mc: ModelConfig) -> Captured:
+    """The program every converter gets: torch.export, then the fp16 mask lint (rewriting if asked)."""
+    ep = capture(loaded.module, loaded.spec, example)
     findings = lint(ep, rewrite=mc.fp16_safe_masks)
     if not findings:
         return Captured(ep, findings, "no fp16-unsafe mask constants")
@@ -293,9 +300,11 @@ def capture_step(loaded: Loaded, golden: Golden, mc: ModelConfig) -> Captured:
     return Captured(ep, findings, f"fp16 mask lint {verb}: " + ", ".join(f"{f.node}={f.value}" for f in findings))
 
 
-def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, result: ConvertResult, cache: Cache) -> Artifact:
-    """The artifact judged in its runtime; its rows come from the cache when this artifact (its bytes and
-    what made it) was judged on this golden data by this checking code before."""
+def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, captured: Captured, result: ConvertResult,
+                cache: Cache) -> Artifact:
+    """The artifact judged in its runtime, and where it first drifts when it fails; its rows come from
+    the cache when this artifact (its bytes and what made it) was judged on this golden data by this
+    checking code before."""
     check = ArtifactCheck(job.converter, job.precision, result, loaded.spec, golden.golden_set(), root,
                           torch_runner(loaded), golden.audio)
     if result.converted is None:
@@ -305,6 +314,11 @@ def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, res
     if hit is not None:
         return check_artifact(check, known=hit.meta)
     artifact = check_artifact(check)
+    if not artifact.passed and artifact.parity:
+        case = golden.cases[0]
+        ctx = BuildContext(job.model, loaded.spec, case.inputs, golden.calibration, job.options)
+        artifact = dataclasses.replace(artifact, divergence=divergence(
+            captured.ep, ctx, job.converter, job.precision, result.converted.files, case.name, case.inputs))
     cache.store(key, Converted([], results_of(artifact)), job.out_dir)
     return artifact
 
@@ -372,8 +386,8 @@ def build(cfg: BundleConfig, out: Path, use_cache: bool = True, progress: Progre
 
 def failed_cells(models: list[Model], diagnostic: bool = False) -> list[str]:
     """`model/format/precision  reason` of every failed cell (diagnostic ones only if asked)."""
-    return [f"{m.name}/{a.format}/{a.precision}  {a.note or 'failed'}" for m in models for a in m.artifacts
-            if not a.passed and (diagnostic or not a.diagnostic)]
+    return [f"{m.name}/{a.format}/{a.precision}  {a.note or 'failed'}" + (f"; {a.divergence.summary}" if a.divergence else "")
+            for m in models for a in m.artifacts if not a.passed and (diagnostic or not a.diagnostic)]
 
 
 def _build(whole: BundleConfig, out: Path, use_cache: bool, progress: Progress | None, jobs: int,

@@ -216,6 +216,8 @@ def render_report(m: Manifest, sizes: dict[str, int], pictures: dict[str, str] |
                     notes.append(f"- {a.format}/{a.precision} `{p.output}` threshold loosened: {p.loosened_because}")
             if a.note:
                 notes.append(f"- {a.format}/{a.precision}: {a.note}")
+            if a.divergence is not None:
+                notes.append(f"- {a.format}/{a.precision}: {a.divergence.summary}")
         notes += [f"- {cell}: left out by the config" + (f": {why}" if why else "") for cell, why in model.left_out.items()]
         lines += ["", *notes, ""] if notes else [""]
         if model.reference_parity:

@@ -152,7 +152,7 @@ class ArtifactCheck:
     audio: AudioFeed | None = None  # the model's clips, for the mask suite's audio inputs
 
 
-RESULTS = ("parity", "semantics", "reference_parity", "passed", "note")  # what running the artifact decides
+RESULTS = ("parity", "semantics", "reference_parity", "passed", "note", "divergence")  # what running the artifact decides
 
 
 def results_of(a: Artifact) -> dict:

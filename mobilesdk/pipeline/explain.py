@@ -11,6 +11,8 @@ from pathlib import Path
 
 from converters.base import BuildContext, Converter
 from mobilesdk.drift import Explanation, compare, torch_taps
+from mobilesdk.errors import summary
+from mobilesdk.manifest import Divergence
 from mobilesdk.spec import Arrays, ModelSpec
 
 
@@ -32,6 +34,20 @@ def explain_artifact(ep, ctx: BuildContext, conv: Converter, precision: str, fil
                            [f"{e}: the first divergent layer cannot be named"])
     rows = compare(torch_taps(ep, spec), taps, spec, inputs, limit)
     return Explanation(ctx.model, f"{conv.name}/{precision}", case, limit, rows, taps.runtime, time.perf_counter() - start)
+
+
+def divergence(ep, ctx: BuildContext, conv: Converter, precision: str, files: list[Path], case: str,
+               inputs: Arrays) -> Divergence:
+    """The manifest's record of where a failing artifact first drifts, on one golden case."""
+    try:
+        e = explain_artifact(ep, ctx, conv, precision, files, case, inputs)
+    except Exception as error:  # localising is a diagnosis: its failure must not fail the build
+        return Divergence(case, "", "", "", None, f"explain failed: {summary(error)}")
+    first = e.first
+    if first is not None:
+        return Divergence(case, first.module, first.op, first.source, first.sqnr_db, e.runtime)
+    why = "; ".join(e.notes) or f"no module's output is below {e.threshold_db:g} dB on this case ({e.runtime})"
+    return Divergence(case, "", "", "", None, why)
 
 
 def render(e: Explanation, top: int = 0) -> str:
@@ -56,3 +72,55 @@ def render(e: Explanation, top: int = 0) -> str:
     lines.append(f"first divergent layer: {first.module} ({first.op} at {first.source or 'no source line'}), "
                  f"{first.sqnr_db:.1f} dB" if first else "no module is below the threshold")
     return "\n".join(lines)
+
+
+def explain_bundle(root: Path, model: str, fmt: str, precision: str, config: Path, case: str | None = None) -> Explanation:
+    """`mobilesdk explain`: one artifact of a built bundle, against the PyTorch model of the config it
+    was built from (checked to be the same: spec digest, and PyTorch's outputs on the golden case)."""
+    import numpy as np
+
+    from converters.base import get
+    from mobilesdk.capture import run_torch
+    from mobilesdk.errors import BundleError, ConfigError
+    from mobilesdk.golden import calibration_batches
+    from mobilesdk.parity import sqnr_db
+    from mobilesdk.pipeline import load_config
+    from mobilesdk.pipeline.build import Loaded, audio_feed, capture_model, load_model, text_feed
+    from mobilesdk.pipeline.bundle import load_golden
+    from mobilesdk.pipeline.run import find_model
+
+    entry = find_model(root, model)
+    artifact = next((a for a in entry.artifacts if a.format == fmt and a.precision == precision and a.files), None)
+    if artifact is None:
+        have = ", ".join(f"{a.format}/{a.precision}" for a in entry.artifacts if a.files) or "none"
+        raise BundleError(f"model `{model}` has no artifact {fmt}/{precision} in `{root}`. Fix: pick one of {have}")
+    cases = {c.name: c for c in entry.golden}
+    golden = cases.get(case) if case else entry.golden[0]
+    if golden is None:
+        raise BundleError(f"model `{model}` has no golden case `{case}`. Fix: pick one of {', '.join(cases)}")
+    cfg = load_config(config)
+    mc = next((m for m in cfg.models if m.name == model), None)
+    if mc is None:
+        raise ConfigError(f"`{config}` has no model `{model}`. Fix: pass the bundle.toml `{root}` was built from")
+    module, spec = load_model(mc)
+    if spec.digest() != entry.spec_digest:
+        raise ConfigError(f"model `{model}` of `{config}` has another spec than the bundle's. Fix: pass the "
+                          f"bundle.toml `{root}` was built from, or rebuild the bundle")
+    inputs, outputs, _, _ = load_golden(root / golden.path)
+    here = run_torch(module, spec, inputs)
+    worst = min(sqnr_db(outputs[o.name], here[o.name]) for o in spec.outputs)
+    if worst < 100.0:
+        raise ConfigError(f"PyTorch's outputs for golden case {golden.name} differ from the bundle's ({worst:.1f} dB): "
+                          f"model `{model}` of `{config}` is not the one `{root}` was built from (another checkpoint?). "
+                          "Fix: pass the config and checkpoint it was built from, or rebuild the bundle")
+    conv = get(fmt)
+    reason = conv.check()
+    if reason:
+        raise BundleError(f"{fmt} cannot run here: {reason}")
+    loaded = Loaded(module, spec)
+    captured = capture_model(loaded, inputs, mc)
+    calibration = calibration_batches(spec, mc.calibration_batches, mc.seed, text_feed(spec, mc), audio_feed(spec, mc))
+    ctx = BuildContext(model, spec, inputs, calibration, mc.options.get(fmt, {}))
+    files = [root / f for f in artifact.files]
+    return explain_artifact(captured.ep, ctx, conv, precision, files, golden.name,
+                            {k: np.asarray(v) for k, v in inputs.items()})
