@@ -120,10 +120,25 @@ def cmd_verify(args) -> int:
 def cmd_explain(args) -> int:
     import json
 
-    from mobilesdk.pipeline.explain import explain_bundle, render
+    import tempfile
 
-    e = explain_bundle(Path(args.bundle), args.model, args.format, args.precision, Path(args.config), args.case)
-    print(json.dumps(e.to_json(), indent=2) if args.json else render(e, args.top))
+    from mobilesdk.pipeline.explain import render, render_sensitivity, subject
+
+    s = subject(Path(args.bundle), args.model, args.format, args.precision, Path(args.config), args.case)
+    if args.sensitivity:
+        s.check_sensitivity()
+    e = s.explain()
+    result = e.to_json()
+    if not args.json:
+        print(render(e, args.top), flush=True)
+    if args.sensitivity:
+        with tempfile.TemporaryDirectory(prefix="mobilesdk-sensitivity-") as tmp:
+            rows = s.sensitivity(Path(tmp), log=lambda line: print(line, file=sys.stderr, flush=True))
+        result["sensitivity"] = [{"module": m, "recovered_db": db} for m, db in rows]
+        if not args.json:
+            print(render_sensitivity(rows))
+    if args.json:
+        print(json.dumps(result, indent=2))
     return 0
 
 
@@ -322,7 +337,10 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--case", help="the golden case to run (default: the first, the longest)")
     ex.add_argument("--top", type=_positive_int, default=0, metavar="N",
                     help="show only the N rows with the largest drops (and the first divergent one)")
-    ex.add_argument("--json", action="store_true", help="print the table as JSON")
+    ex.add_argument("--sensitivity", action="store_true",
+                    help="for an int8 artifact: convert it again once per weighted module with only that module kept "
+                    "float, and print how many dB of output SQNR each recovers (which layer to exclude)")
+    ex.add_argument("--json", action="store_true", help="print the table (and sensitivity) as JSON")
     ex.set_defaults(fn=cmd_explain)
     r = sub.add_parser("run", help="run text or a WAV file through one artifact of a bundle",
                        formatter_class=argparse.RawDescriptionHelpFormatter,

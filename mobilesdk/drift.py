@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from mobilesdk.golden import lengths_from_inputs, valid_from_inputs
-from mobilesdk.parity import sqnr_db
+from mobilesdk.parity import SQNR_CAP_DB, sqnr_db
 from mobilesdk.spec import Arrays, ModelSpec
 
 ROOT = "(outputs)"  # the row of the whole model: the spec's outputs
@@ -186,7 +186,7 @@ def compare(ref_taps: Taps, got_taps: Taps, spec: ModelSpec, inputs: Arrays, thr
                 sqnr, notes = None, [partner]
                 break
             g, how = partner
-            s = sqnr_db(*positions.select(ref[t], g.astype(np.float32)))
+            s = finite_sqnr(*positions.select(ref[t], g.astype(np.float32)))
             sqnr = s if sqnr is None else min(sqnr, s)
             notes += [how] if how else []
         below = sqnr is not None and sqnr < threshold_db
@@ -195,6 +195,11 @@ def compare(ref_taps: Taps, got_taps: Taps, spec: ModelSpec, inputs: Arrays, thr
         seen_below = seen_below or below
         previous = sqnr if sqnr is not None else previous
     return rows
+
+
+def finite_sqnr(ref: np.ndarray, got: np.ndarray) -> float:
+    """SQNR, with an overflow (inf or NaN in the artifact's tensor) the worst there is."""
+    return sqnr_db(ref, got) if np.isfinite(got).all() else -SQNR_CAP_DB
 
 
 def base(module: str) -> str:

@@ -81,6 +81,11 @@ class CoreAIConverter(Converter):
         """A worker process running the saved asset in the Core AI runtime (started on first call)."""
         return WorkerRunner(Path(converted.files[0]), spec)
 
+    def taps(self, ep, ctx: BuildContext, precision: str, files: list[Path]):
+        raise NotImplementedError(
+            "the Core AI runtime returns only a function's outputs, and its debugger and comparator run only on macOS; "
+            "the coreml artifact of the same precision, explained through the MIL evaluator, is the nearest look")
+
 
 def _program(ep, ctx: BuildContext, precision: str):
     """The converted AIProgram (not yet saved) for fp32 (also the base of int8-weights) or fp16."""

@@ -6,12 +6,13 @@ asks the artifact's backend for its intermediate tensors on one golden case.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 from converters.base import BuildContext, Converter
-from mobilesdk.drift import Explanation, compare, torch_taps
-from mobilesdk.errors import summary
+from mobilesdk.drift import Explanation, compare, display, torch_taps
+from mobilesdk.errors import ConfigError, summary
 from mobilesdk.manifest import Divergence
 from mobilesdk.spec import Arrays, ModelSpec
 
@@ -74,14 +75,43 @@ def render(e: Explanation, top: int = 0) -> str:
     return "\n".join(lines)
 
 
-def explain_bundle(root: Path, model: str, fmt: str, precision: str, config: Path, case: str | None = None) -> Explanation:
-    """`mobilesdk explain`: one artifact of a built bundle, against the PyTorch model of the config it
-    was built from (checked to be the same: spec digest, and PyTorch's outputs on the golden case)."""
+@dataclasses.dataclass
+class Subject:
+    """One artifact of a bundle with what explaining it needs: the program it was converted from,
+    the converter, and a golden case with PyTorch's outputs."""
+
+    ep: object
+    ctx: BuildContext
+    conv: Converter
+    precision: str
+    files: list[Path]
+    meta: dict
+    case: str
+    inputs: Arrays
+    outputs: Arrays
+
+    def explain(self) -> Explanation:
+        return explain_artifact(self.ep, self.ctx, self.conv, self.precision, self.files, self.case, self.inputs)
+
+    def check_sensitivity(self) -> None:
+        if "float_modules" not in self.conv.options:
+            raise ConfigError(f"`{self.conv.name}` cannot keep a module float, so --sensitivity has nothing to vary. "
+                              "Fix: run it on an int8 artifact of a format that can (executorch)")
+
+    def sensitivity(self, workdir: Path, log=None) -> list[tuple[str, float]]:
+        self.check_sensitivity()
+        return sensitivity(self.ep, self.ctx, self.conv, self.precision, self.files, self.meta, self.inputs,
+                           self.outputs, workdir, log)
+
+
+def subject(root: Path, model: str, fmt: str, precision: str, config: Path, case: str | None = None) -> Subject:
+    """One artifact of a built bundle and the PyTorch model of the config it was built from, checked
+    to be the same: spec digest, and PyTorch's outputs on the golden case."""
     import numpy as np
 
     from converters.base import get
     from mobilesdk.capture import run_torch
-    from mobilesdk.errors import BundleError, ConfigError
+    from mobilesdk.errors import BundleError
     from mobilesdk.golden import calibration_batches
     from mobilesdk.parity import sqnr_db
     from mobilesdk.pipeline import load_config
@@ -121,6 +151,55 @@ def explain_bundle(root: Path, model: str, fmt: str, precision: str, config: Pat
     captured = capture_model(loaded, inputs, mc)
     calibration = calibration_batches(spec, mc.calibration_batches, mc.seed, text_feed(spec, mc), audio_feed(spec, mc))
     ctx = BuildContext(model, spec, inputs, calibration, mc.options.get(fmt, {}))
-    files = [root / f for f in artifact.files]
-    return explain_artifact(captured.ep, ctx, conv, precision, files, golden.name,
-                            {k: np.asarray(v) for k, v in inputs.items()})
+    return Subject(captured.ep, ctx, conv, precision, [root / f for f in artifact.files], dict(artifact.meta), golden.name,
+                   {k: np.asarray(v) for k, v in inputs.items()}, outputs)
+
+
+def weighted_modules(ep) -> list[str]:
+    """The program's modules that own a weight (Linear, Conv, Embedding, ...), in graph order."""
+    seen: list[str] = []
+    for node in ep.graph.nodes:
+        for path, _ in (node.meta.get("nn_module_stack") or {}).values():
+            if f"{path}.weight" in ep.state_dict and path not in seen:
+                seen.append(path)
+    return seen
+
+
+def output_sqnr(conv: Converter, files: list[Path], meta: dict, spec: ModelSpec, inputs: Arrays, reference: Arrays) -> float:
+    """The artifact's worst output SQNR against PyTorch's on one case (valid positions)."""
+    from converters.base import Converted
+    from mobilesdk import parity
+
+    got = conv.runner(Converted(files, meta), spec)(inputs)
+    return min(parity.compare(spec, o, inputs, reference[o.name], got[o.name]).sqnr_db for o in spec.outputs)
+
+
+def sensitivity(ep, ctx: BuildContext, conv: Converter, precision: str, files: list[Path], meta: dict, inputs: Arrays,
+                reference: Arrays, workdir: Path, log=None) -> list[tuple[str, float]]:
+    """Per weighted module, the dB of output SQNR the artifact recovers when only that module stays
+    float (the converter's `float_modules` option), against the artifact as built; largest first."""
+    baseline = output_sqnr(conv, files, meta, ctx.spec, inputs, reference)
+    out = []
+    modules = weighted_modules(ep)
+    for i, module in enumerate(modules):
+        if log:
+            log(f"[{i + 1}/{len(modules)}] {display(module)} kept float ...")
+        options = {**ctx.options, "float_modules": [module]}
+        converted = conv.convert(ep, dataclasses.replace(ctx, options=options), precision, workdir / str(i))
+        out.append((display(module), output_sqnr(conv, converted.files, converted.meta, ctx.spec, inputs, reference) - baseline))
+    return sorted(out, key=lambda r: -r[1])
+
+
+def render_sensitivity(rows: list[tuple[str, float]]) -> str:
+    if not rows:
+        return "no weighted module to keep float"
+    width = max(len(m) for m, _ in rows)
+    lines = ["output SQNR recovered by keeping one module float (the others quantized as built):"]
+    lines += [f"  {m:<{width}}  {db:+6.1f} dB" for m, db in rows]
+    best, second = rows[0][1], rows[1][1] if len(rows) > 1 else 0.0
+    if best < 1.0 or (len(rows) > 1 and best < 2 * max(second, 0.5)):
+        lines.append("no single layer dominates: the loss is spread over many layers; exclude several, or use "
+                     "int8-dynamic / int8-weights")
+    else:
+        lines.append(f"keeping `{rows[0][0]}` float recovers the most ({best:+.1f} dB)")
+    return "\n".join(lines)
