@@ -82,6 +82,7 @@ class CoreMLConverter(Converter):
                 "mobilesdk.spec_digest": ctx.spec.digest(),
                 "mobilesdk.model": ctx.model,
                 "mobilesdk.precision": precision,
+                "mobilesdk.decompositions": how,  # which program's fx node names the MIL names are (taps)
             }
         )
         model.short_description = ctx.spec.description or ctx.model
@@ -113,6 +114,14 @@ class CoreMLConverter(Converter):
         """One Core ML predict runner per compute-unit set (macOS only)."""
         return {unit: spec_io(run, spec) for unit, run in predictors(Path(converted.files[0])).items()}
 
+    def taps(self, ep, ctx: BuildContext, precision: str, files: list[Path]):
+        """The saved program's MIL ops, each scoped by the fx node of the program coremltools converted
+        that it computes, with tensors from the MIL reference evaluator (also on macOS: Core ML
+        predict shows no intermediate tensors)."""
+        from converters.coreml.taps import coreml_taps
+
+        return coreml_taps(Path(files[0]), lambda how: _decomposed(ep, how), ctx.spec)
+
 
 # Conversion is slow (run_decompositions and the MIL pass pipeline take seconds even for tiny models):
 # fp32 and fp16 share one decomposition; int8-weights and palettize6 compress the same fp16 model.
@@ -140,10 +149,9 @@ def _ct_convert(ep, ctx: BuildContext, compute: str):
     )
     errors = []
     worked = memo_per_program(ep, ("coreml decomposition that converted",), dict)  # fp16 starts where fp32 succeeded
-    for how, table in sorted((("none", {}), ("default", None)), key=lambda h: h[0] != worked.get("how", "none")):
+    for how in sorted(("none", "default"), key=lambda h: h != worked.get("how", "none")):
         try:
-            decompose = ep.run_decompositions if table is None else (lambda t=table: ep.run_decompositions(t))
-            program = memo_per_program(ep, ("coreml decomposed", how), decompose)
+            program = _decomposed(ep, how)
             with translation_fixes():
                 model = ct.convert(program, **kwargs)
             worked["how"] = how
@@ -151,6 +159,12 @@ def _ct_convert(ep, ctx: BuildContext, compute: str):
         except Exception as e:  # try the next table; report the first failure if all fail
             errors.append(e)
     raise _explain(errors[0], ctx.model, ep) from errors[0]
+
+
+def _decomposed(ep, how: str):
+    """`ep` as ct.convert gets it: run_decompositions with the empty table ("none") or the default one."""
+    decompose = (lambda: ep.run_decompositions({})) if how == "none" else ep.run_decompositions
+    return memo_per_program(ep, ("coreml decomposed", how), decompose)
 
 
 def _compress(model, precision: str):

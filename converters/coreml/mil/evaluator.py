@@ -114,7 +114,9 @@ class ProgramEvaluator:
                 )
             env[var.name] = value
 
-    def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def __call__(self, feeds: dict[str, np.ndarray], keep=()) -> dict[str, np.ndarray]:
+        """The program's outputs; with `keep`, also those vars' values (for `mobilesdk explain`)."""
+        keep = set(keep)
         env = dict(self.constants)
         for name, var in self.inputs.items():
             if name not in feeds:
@@ -135,8 +137,9 @@ class ProgramEvaluator:
                     raise NotEvaluatedError(f"not evaluated: {op.op_type} ({e}; op `{op.name}`)") from e
                 self._store(op, result, env)
                 for name in self._last_use.get(i, ()):
-                    env.pop(name, None)
-        return {name: env[name] for name in self.output_names}
+                    if name not in keep:
+                        env.pop(name, None)
+        return {name: env[name] for name in [*self.output_names, *sorted(keep)] if name in env}
 
 
 def load_program(path: str | Path):
