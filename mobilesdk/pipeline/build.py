@@ -14,6 +14,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from mobilesdk.pipeline import bindings
 from mobilesdk.pipeline.bundle import (
     MANIFEST, REPORT, check_out, file_entries, render_report, save_golden, staging, write_error, write_file,
 )
-from mobilesdk.pipeline.cache import Cache, convert_key, parity_key
+from mobilesdk.pipeline.cache import Cache, convert_key, model_key, parity_key, program_digest, suite_key
 from mobilesdk.pipeline.check import (
     ArtifactCheck, ConvertResult, ReferenceCase, check_artifact, evaluate, reference_rows, results_of,
 )
@@ -46,6 +47,7 @@ from mobilesdk.pipeline.pictures import draw
 from mobilesdk.pipeline.reference import read_references
 from mobilesdk.pipeline.run import model_spec
 from mobilesdk.semantics import run_suite
+from mobilesdk.serde import from_data
 from mobilesdk.spec import Arrays, ModelSpec, output_shape, spec_from_json
 
 
@@ -73,9 +75,25 @@ class Golden:
 
 @dataclass
 class Captured:
-    ep: torch.export.ExportedProgram
+    """The program every converter gets. From the cache only its digest and lint findings are known:
+    the model is captured again only when a step needs the program itself (a conversion to do)."""
+
+    program: str  # program_digest: what conversion keys hash
+    model: str  # cache.model_key: what the program follows from
     findings: list[LintFinding]
     summary: str = ""
+    make: Callable[[], "Captured"] | None = None
+    _ep: torch.export.ExportedProgram | None = None
+
+    @property
+    def ep(self) -> torch.export.ExportedProgram:
+        if self._ep is None:
+            fresh = self.make()
+            if fresh.program != self.program:
+                raise InternalError(f"the capture cache recorded program {self.program[:12]}, capturing again gave "
+                                    f"{fresh.program[:12]}. Fix: build with --no-cache, and report this")
+            self._ep = fresh.ep
+        return self._ep
 
 
 def load_model(mc: ModelConfig) -> tuple[torch.nn.Module, ModelSpec]:
@@ -160,8 +178,8 @@ def plan(mc: ModelConfig, root: Path, cache: Cache) -> tuple[Graph, ModelSteps]:
     m = mc.name
     load = g.add(f"load/{m}", lambda: load_step(mc))
     golden = g.add(f"golden/{m}", lambda loaded: golden_step(loaded, mc), load)
-    captured = g.add(f"capture/{m}", lambda loaded, gold: capture_step(loaded, gold, mc), load, golden)
-    semantics = g.add(f"semantics/{m}", torch_semantics, load, golden)
+    captured = g.add(f"capture/{m}", lambda loaded, gold: capture_step(loaded, gold, mc, cache), load, golden)
+    semantics = g.add(f"semantics/{m}", functools.partial(torch_semantics, cache=cache), load, golden, captured)
     artifacts = []
     for fmt, prec in cells(mc):
         conv = registry()[fmt]
@@ -282,22 +300,42 @@ class TorchSemantics:
         return f"PyTorch itself FAILS {', '.join(failed)}" if failed else "PyTorch passes the mask suite"
 
 
-def torch_semantics(loaded: Loaded, golden: Golden) -> TorchSemantics:
-    return TorchSemantics(run_suite(loaded.spec, torch_runner(loaded), "fp32", audio=golden.audio))
+def torch_semantics(loaded: Loaded, golden: Golden, captured: Captured, cache: Cache) -> TorchSemantics:
+    """PyTorch's own mask-suite rows; cached by what they follow from: the model (its capture key),
+    the clips the suite takes and the suite's code."""
+    key = "semantics-" + suite_key(captured.model, golden.audio)
+    known = cache.recall(key)
+    if known is not None:
+        return TorchSemantics([from_data(SemanticRow, r) for r in known["rows"]])
+    rows = run_suite(loaded.spec, torch_runner(loaded), "fp32", audio=golden.audio)
+    cache.remember(key, {"rows": [dataclasses.asdict(r) for r in rows]})
+    return TorchSemantics(rows)
 
 
-def capture_step(loaded: Loaded, golden: Golden, mc: ModelConfig) -> Captured:
-    return capture_model(loaded, golden.cases[0].inputs, mc)
+def capture_step(loaded: Loaded, golden: Golden, mc: ModelConfig, cache: Cache) -> Captured:
+    """The captured program, or, when this model (weights, code, spec, golden behaviour) was captured
+    before, its cached digest and findings with the capture left until a step needs the program."""
+    key = "capture-" + model_key(loaded.module, loaded.spec, [c.inputs for c in golden.cases] + golden.outputs,
+                                 {"fp16_safe_masks": mc.fp16_safe_masks})
+    make = functools.partial(capture_model, loaded, golden.cases[0].inputs, mc)
+    known = cache.recall(key)
+    if known is not None:
+        findings = [from_data(LintFinding, f) for f in known["findings"]]
+        return Captured(known["program"], key, findings, known["summary"] + " (capture cached)", make)
+    captured = dataclasses.replace(make(), model=key)
+    cache.remember(key, {"program": captured.program, "findings": [dataclasses.asdict(f) for f in captured.findings],
+                         "summary": captured.summary})
+    return captured
 
 
 def capture_model(loaded: Loaded, example: Arrays, mc: ModelConfig) -> Captured:
     """The program every converter gets: torch.export, then the fp16 mask lint (rewriting if asked)."""
     ep = capture(loaded.module, loaded.spec, example)
     findings = lint(ep, rewrite=mc.fp16_safe_masks)
-    if not findings:
-        return Captured(ep, findings, "no fp16-unsafe mask constants")
     verb = "rewrote" if mc.fp16_safe_masks else "found (set fp16_safe_masks = true to rewrite)"
-    return Captured(ep, findings, f"fp16 mask lint {verb}: " + ", ".join(f"{f.node}={f.value}" for f in findings))
+    summary = (f"fp16 mask lint {verb}: " + ", ".join(f"{f.node}={f.value}" for f in findings) if findings
+               else "no fp16-unsafe mask constants")
+    return Captured(program_digest(ep), "", findings, summary, _ep=ep)
 
 
 def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, captured: Captured, result: ConvertResult,
@@ -327,7 +365,7 @@ def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Capt
     conv, prec = job.converter, job.precision
     ctx = BuildContext(job.model, loaded.spec, golden.cases[0].inputs, golden.calibration, job.options,
                        accept=functools.partial(parity_problem, conv, prec, loaded.spec, golden.golden_set()))
-    key = convert_key(conv, prec, captured.ep, ctx)
+    key = convert_key(conv, prec, captured.program, ctx)
     job.out_dir.mkdir(parents=True, exist_ok=True)
     hit = cache.restore(key, job.out_dir)
     if hit is not None:

@@ -32,11 +32,12 @@ from converters.base import BuildContext, Converted, Converter, memo_per_program
 from mobilesdk.pipeline.bundle import inside
 
 
-def convert_key(conv: Converter, precision: str, ep, ctx: BuildContext) -> str:
+def convert_key(conv: Converter, precision: str, program: str, ctx: BuildContext) -> str:
+    """`program`: the ExportedProgram's `program_digest`."""
     h = hashlib.sha256()
     h.update(json.dumps([conv.name, precision, conv.versions(), ctx.spec.digest(), ctx.options], sort_keys=True,
                         default=str).encode())
-    h.update(program_digest(ep).encode())
+    h.update(program.encode())
     for path in source_files(type(conv).__module__):
         h.update(path.name.encode())
         h.update(path.read_bytes())
@@ -61,11 +62,26 @@ def parity_key(result, golden) -> str:
                 h.update(name.encode())
                 h.update(np.ascontiguousarray(arrays[name]).tobytes())
         h.update(json.dumps([dataclasses.astuple(r) for r in case.text], default=str).encode())
-    for clip in golden.audio.clips if golden.audio else ():
+    hash_clips(h, golden.audio)
+    for path in source_files("mobilesdk.pipeline.check"):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def hash_clips(h, audio) -> None:
+    """The clips the mask suite takes (their samples and the category values they give)."""
+    for clip in audio.clips if audio else ():
         h.update(clip.name.encode())
         h.update(np.ascontiguousarray(clip.samples).tobytes())
         h.update(json.dumps(clip.inputs, sort_keys=True).encode())
-    for path in source_files("mobilesdk.pipeline.check"):
+
+
+def suite_key(model: str, audio) -> str:
+    """PyTorch's mask-suite rows follow from the model (`model_key`), the clips and the suite's code."""
+    h = hashlib.sha256(model.encode())
+    hash_clips(h, audio)
+    for path in source_files("mobilesdk.semantics"):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:32]
@@ -83,6 +99,82 @@ def program_digest(ep) -> str:
     return memo_per_program(ep, ("cache program digest",), digest)
 
 
+def model_key(module, spec, arrays: list, flags: dict) -> str:
+    """What a model's captured program follows from, hashed without capturing it: its weights and
+    buffers, its modules' structure and plain attributes, the code defining its classes (ours and
+    the capture's followed like a converter's source, a user's package whole, an installed package
+    by its version), the spec, `flags` and `arrays`, the golden inputs with PyTorch's outputs on them:
+    a change of behaviour any golden case shows is a different key, whatever else missed it."""
+    import torch
+
+    h = hashlib.sha256(json.dumps([torch.__version__, spec.digest(), flags], sort_keys=True, default=str).encode())
+    for name, tensor in sorted(module.state_dict(keep_vars=False).items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes() if tensor.dtype != torch.bfloat16
+                 else tensor.float().numpy().tobytes())
+    code: set[str] = set()
+    for m in module.modules():
+        h.update(type(m).__qualname__.encode())
+        h.update(json.dumps(plain_attributes(m), sort_keys=True, default=str).encode())
+        code.add(type(m).__module__)
+    files, versions = set(source_files("mobilesdk.capture")) | set(source_files("mobilesdk.mask_lint")), {}
+    for name in sorted(code):
+        found, version = code_of(name)
+        files |= set(found)
+        if version:
+            versions[name.split(".")[0]] = version
+    h.update(json.dumps(versions, sort_keys=True).encode())
+    for path in sorted(files):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    for batch in arrays:
+        for name in sorted(batch):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(batch[name]).tobytes())
+    return h.hexdigest()[:32]
+
+
+def plain_attributes(m) -> dict:
+    """A module's attributes that are plain data (sizes, flags, mode strings) or a config with
+    `to_dict` (Hugging Face's), which forward() may branch on."""
+    out = {}
+    for k, v in vars(m).items():
+        if isinstance(v, (str, int, float, bool, type(None))) or (
+                isinstance(v, (tuple, list)) and all(isinstance(x, (str, int, float, bool)) for x in v)):
+            out[k] = v
+        elif callable(getattr(v, "to_dict", None)):
+            out[k] = v.to_dict()
+    return out
+
+
+@functools.cache
+def code_of(module: str) -> tuple[tuple[Path, ...], str]:
+    """The files whose source defines `module`'s behaviour, or the version of the installed
+    distribution it comes from: ours followed import by import, a user's top-level package whole."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    top = module.split(".")[0]
+    if top in OWN_PACKAGES:
+        return source_files(module), ""
+    spec = importlib.util.find_spec(top)
+    origin = Path(spec.origin) if spec and spec.origin else None
+    if origin is None or any(part in ("site-packages", "dist-packages") for part in origin.parts):
+        dists = _distributions().get(top, [])
+        try:
+            return (), ",".join(f"{d}=={version(d)}" for d in dists) or "builtin"
+        except PackageNotFoundError:
+            return (), "unknown"
+    root = origin.parent if origin.name == "__init__.py" else origin
+    return (tuple(sorted(root.rglob("*.py"))) if root.is_dir() else (root,)), ""
+
+
+@functools.cache
+def _distributions() -> dict:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
+
+
 OWN_PACKAGES = ("mobilesdk", "converters")
 # `converters/__init__.py` imports every backend to register it; following it would tie each
 # backend's key to every other backend's source.
@@ -90,6 +182,7 @@ REGISTRY_PACKAGE = "converters"
 
 
 @functools.lru_cache(maxsize=None)
+@functools.cache
 def source_files(module: str) -> tuple[Path, ...]:
     """The files whose source shapes what a converter defined in `module` produces: its backend
     package (`converters.<name>`, every module in it) or its own file, and every module of ours
@@ -215,6 +308,14 @@ class Cache:
             return Converted(files, meta)
         finally:
             shutil.rmtree(staged, ignore_errors=True)
+
+    def recall(self, key: str) -> dict | None:
+        """A record with no files (a check's results, a capture's digest): its data, or None."""
+        hit = self.restore(key, Path(".mobilesdk-nothing"))  # no files: nothing is written there
+        return None if hit is None else hit.meta
+
+    def remember(self, key: str, data: dict) -> None:
+        self.store(key, Converted([], data), Path(".mobilesdk-nothing"))
 
     def store(self, key: str, converted: Converted, out_dir: Path) -> None:
         """Keep a copy of the converted files. The cache only saves time: when it cannot be written (a

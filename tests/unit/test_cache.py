@@ -7,7 +7,9 @@ import io
 import sys
 import textwrap
 
+import numpy as np
 import pytest
+import torch
 
 from converters.base import BuildContext, get
 from mobilesdk.capture import capture
@@ -61,12 +63,12 @@ def test_editing_a_helper_module_changes_the_key(tmp_path, monkeypatch, captured
     conv = importlib.import_module("probe_backend.converter").Probe()
     ctx = context(spec, cases)
     cache.source_files.cache_clear()
-    before = cache.convert_key(conv, "fp32", ep, ctx)
+    before = cache.convert_key(conv, "fp32", cache.program_digest(ep), ctx)
     cache.source_files.cache_clear()
-    assert cache.convert_key(conv, "fp32", ep, ctx) == before  # nothing changed, same key
+    assert cache.convert_key(conv, "fp32", cache.program_digest(ep), ctx) == before  # nothing changed, same key
     (pkg / "helper.py").write_text("SCALE = 2\n")
     cache.source_files.cache_clear()
-    assert cache.convert_key(conv, "fp32", ep, ctx) != before
+    assert cache.convert_key(conv, "fp32", cache.program_digest(ep), ctx) != before
     cache.source_files.cache_clear()
     for name in ("probe_backend.converter", "probe_backend.helper", "probe_backend"):
         sys.modules.pop(name)
@@ -79,12 +81,12 @@ def test_the_mask_rewrite_and_a_calibration_batch_change_the_key(captured):
     rewritten = capture(module, spec, cases[0].inputs)
     assert lint(rewritten, rewrite=True), "the fixture has a finfo.min mask"
     ctx = context(spec, cases)
-    assert cache.convert_key(conv, "fp32", plain, ctx) != cache.convert_key(conv, "fp32", rewritten, ctx)
+    assert cache.convert_key(conv, "fp32", cache.program_digest(plain), ctx) != cache.convert_key(conv, "fp32", cache.program_digest(rewritten), ctx)
     calib = calibration_batches(spec, 3)
-    key = cache.convert_key(conv, "fp32", plain, context(spec, cases, calib))
+    key = cache.convert_key(conv, "fp32", cache.program_digest(plain), context(spec, cases, calib))
     calib[2] = {k: v.copy() for k, v in calib[2].items()}
     calib[2]["input_ids"][0, 0] += 1
-    assert cache.convert_key(conv, "fp32", plain, context(spec, cases, calib)) != key
+    assert cache.convert_key(conv, "fp32", cache.program_digest(plain), context(spec, cases, calib)) != key
 
 
 @pytest.mark.parametrize("where", ["path", "memory"])
@@ -225,3 +227,39 @@ def test_a_cache_that_cannot_be_written_slows_the_build_but_does_not_fail_it(tmp
     store.store("k" * 32, Converted([tmp_path / "out/model.pte"], {}), tmp_path / "out")
     assert "could not store entry kkkkkkkkkkkk" in capsys.readouterr().err
     assert store.restore("k" * 32, tmp_path / "again") is None
+
+
+def test_the_model_key_follows_weights_attributes_user_code_and_golden_behaviour(tmp_path, monkeypatch):
+    """A rebuild skips torch.export when this key is known: it must change with anything that can
+    change the captured program, and stay put otherwise."""
+    from tests.fixtures import small_models as sm
+
+    module, spec = sm.tiny()
+    key = cache.model_key(module, spec, [], {})
+    assert cache.model_key(sm.tiny()[0], spec, [], {}) == key  # the same model built again
+    other = sm.tiny()[0]
+    other.proj.bias.data[0] += 1e-3
+    assert cache.model_key(other, spec, [], {}) != key  # a weight
+    other = sm.tiny()[0]
+    other.op = "bucketize"
+    assert cache.model_key(other, spec, [], {}) != key  # a plain attribute forward() branches on
+    assert cache.model_key(module, spec, [], {"fp16_safe_masks": True}) != key
+    assert cache.model_key(module, spec, [{"y": np.ones(2)}], {}) != key  # PyTorch's golden outputs
+    files, version = cache.code_of(type(module).__module__)  # a user's package is hashed whole
+    assert any(f.name == "small_models.py" for f in files) and any(f.name == "drift.py" for f in files) and not version
+    assert cache.code_of("torch.nn.modules.linear") == ((), next(iter(cache._distributions()["torch"])) + "==" + torch.__version__)
+
+
+def test_a_rebuild_of_an_unchanged_model_does_not_capture_it(tmp_path, monkeypatch):
+    from mobilesdk.pipeline import build as build_module
+    from mobilesdk.pipeline import load_config
+
+    config = tmp_path / "bundle.toml"
+    config.write_text('[bundle]\nformats = ["onnx"]\nprecisions = ["fp32"]\n\n'
+                      '[models.tiny]\nfactory = "tests.fixtures.small_models:tiny"\n')
+    monkeypatch.setenv("MOBILESDK_CACHE", str(tmp_path / "cache"))
+    first = build_module.build(load_config(config), tmp_path / "one")
+    monkeypatch.setattr(build_module, "capture", lambda *a, **k: pytest.fail("captured again"))
+    second = build_module.build(load_config(config), tmp_path / "two")
+    assert [a.parity for m in second.models for a in m.artifacts] == [a.parity for m in first.models for a in m.artifacts]
+    assert second.models[0].semantics == first.models[0].semantics
