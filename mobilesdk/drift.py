@@ -1,8 +1,8 @@
 """Where an artifact drifts: its intermediate tensors against PyTorch's, at nn.Module boundaries.
 
-Every format keeps, in its own naming, the nn.Module path torch.export recorded for each op (ONNX's
-`name_scopes`, the fx node names Core ML's MIL ops carry, the debug handles of ExecuTorch, onnx2tf's
-ONNX node names in TFLite). A backend exposes its artifact as `Taps`: ops in execution order with
+Every format keeps, in its own way, the nn.Module path torch.export recorded for each op (ONNX's
+`name_scopes`, the fx node names Core ML's MIL ops carry, ExecuTorch's debug handles; TFLite names
+keep none, so its backend converts a named twin and checks it is the same graph). A backend exposes its artifact as `Taps`: ops in execution order with
 that scope and their input and output tensor names, and a way to run the artifact and read any of
 those tensors. A module's boundary is what it hands outward: the tensors its ops produce that an op
 outside it, or the graph's output, reads. PyTorch's side is the captured ExportedProgram, run node
@@ -215,7 +215,10 @@ def pair_in_order(refs: list[str], ref: dict, gots: list[str], got: dict) -> dic
     out: dict = {}
     for shape in dict.fromkeys(tuple(ref[t].shape) for t in refs):
         mine = [t for t in refs if tuple(ref[t].shape) == shape]
-        theirs = [f for f in (fit(got[g], shape) for g in gots) if f is not None]
+        theirs: list[tuple[np.ndarray, str]] = []
+        for f in (fit(got[g], shape) for g in gots):  # one value in two layouts (NCW and NWC copies) counts once
+            if f is not None and not any(np.array_equal(f[0], t[0]) for t in theirs):
+                theirs.append(f)
         for k, t in enumerate(mine):
             out[t] = theirs[k] if len(theirs) == len(mine) else (
                 f"PyTorch hands out {len(mine)} tensor(s) shaped {shape} here, the artifact {len(theirs)}")

@@ -99,6 +99,11 @@ class TFLiteConverter(Converter):
     def runner(self, converted: Converted, spec: ModelSpec) -> Runner:
         return BucketRunner(converted, spec)
 
+    def taps(self, ep, ctx: BuildContext, precision: str, files: list[Path]):
+        from converters.tflite.taps import tflite_taps  # module paths and tensors of either route
+
+        return tflite_taps(ep, ctx, precision, files)
+
 
 def _via_onnx2tf(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
     start = time.perf_counter()
