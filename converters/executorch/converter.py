@@ -28,6 +28,8 @@ PTE_NAME = "model.pte"
 class ExecuTorchConverter(Converter):
     name = "executorch"
     precisions = ("fp32", "int8-dynamic", "int8-static")
+    # float_modules: nn.Module paths int8 leaves in fp32 (a quantization-sensitivity sweep's knob)
+    options = {"float_modules": list}
 
     # toolchain -----------------------------------------------------------------------------------
     def check(self) -> str | None:
@@ -58,19 +60,7 @@ class ExecuTorchConverter(Converter):
         # guards the length to <= 20480 and memory planning caps the input there
         # (docs/toolchain-traps.md#4). Export, lower and emit with it off.
         with torch.backends.mkldnn.flags(enabled=False), torch.no_grad():
-            # Lower a re-export of a copy, never `ep` itself: to_edge leaves ep's graph and weights
-            # alone but shares its ShapeEnv, so any guard added while lowering (that cap narrowed
-            # ep's own range to [5121, 20480]) would leak into every other converter's input.
-            gm = copy.deepcopy(ep.module())
-            if conv1d_rewrite_needed(ep):
-                meta["conv1d_as_conv2d"] = conv1d_as_conv2d(gm)
-                if precision != "fp32":  # the quantizer annotates exported graphs only
-                    gm = reexport(gm, ctx).module()
-            if precision != "fp32":
-                gm, quant_meta = quantize(gm, ctx, dynamic=precision == "int8-dynamic")
-                meta.update(quant_meta)
-            program = reexport(gm, ctx)
-            lowered = lower(program)
+            lowered = lower(program_for(ep, ctx, precision, meta))
             meta.update(partition_stats(lowered.exported_program()))
             try:
                 emitted = lowered.to_executorch()
@@ -83,6 +73,13 @@ class ExecuTorchConverter(Converter):
         meta["size_bytes"] = path.stat().st_size
         meta["convert_seconds"] = round(time.perf_counter() - start, 2)
         return Converted(files=[path], meta=meta)
+
+    def taps(self, ep, ctx: BuildContext, precision: str, files: list[Path]):
+        """The shipped .pte's tensors where its delegates hand them out, an undelegated debug lowering's
+        inside them (converters/executorch/taps.py)."""
+        from converters.executorch.taps import executorch_taps
+
+        return executorch_taps(ep, ctx, precision, Path(files[0]))
 
     # running -------------------------------------------------------------------------------------
     def runner(self, converted: Converted, spec: ModelSpec) -> Runner:
@@ -111,3 +108,19 @@ class ExecuTorchConverter(Converter):
 
 
 # helpers ------------------------------------------------------------------------------------------
+def program_for(ep, ctx: BuildContext, precision: str, meta: dict):
+    """The ExportedProgram `write` lowers at `precision`, its facts added to `meta`.
+
+    A re-export of a copy, never `ep` itself: to_edge leaves ep's graph and weights alone but shares
+    its ShapeEnv, so any guard added while lowering (that cap narrowed ep's own range to [5121,
+    20480]) would leak into every other converter's input. Call with mkldnn off (see `write`).
+    """
+    gm = copy.deepcopy(ep.module())
+    if conv1d_rewrite_needed(ep):
+        meta["conv1d_as_conv2d"] = conv1d_as_conv2d(gm)
+        if precision != "fp32":  # the quantizer annotates exported graphs only
+            gm = reexport(gm, ctx).module()
+    if precision != "fp32":
+        gm, quant_meta = quantize(gm, ctx, dynamic=precision == "int8-dynamic")
+        meta.update(quant_meta)
+    return reexport(gm, ctx)

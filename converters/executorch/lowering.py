@@ -142,6 +142,8 @@ def conv1d_as_conv2d(gm) -> int:
             args = (x4, w4, a[2], *rest)
             conv = gm.graph.call_function(target, args)
             out = gm.graph.call_function(aten.squeeze.dim, (conv, 2))
+        for new in (x4, conv, out):  # keep the module path: the quantizer's set_module_name and explain read it
+            new.meta.update({k: node.meta[k] for k in ("nn_module_stack", "stack_trace") if k in node.meta})
         node.replace_all_uses_with(out)
         gm.graph.erase_node(node)
         if not weight.users:

@@ -1,5 +1,6 @@
 """PT2E int8 for ExecuTorch with the XNNPACK quantizer; static int8 keeps the model's ends in fp32,
-dynamic int8 quantizes Linear layers only."""
+dynamic int8 quantizes Linear layers only; either leaves the modules the `float_modules` option names
+in fp32."""
 from __future__ import annotations
 
 from converters.base import BuildContext
@@ -12,6 +13,8 @@ def quantize(gm, ctx: BuildContext, dynamic: bool):
     Static int8 keeps the model's ends in fp32 (`float_ends`; why:
     docs/decisions.md#static-int8-keeps-the-models-ends-in-float). Dynamic int8 quantizes Linear
     layers only (docs/decisions.md#executorch-dynamic-int8-quantizes-linear-layers-only).
+    `ctx.options["float_modules"]`: nn.Module paths (as the model names them, or as torch.export does,
+    under `module.`) whose ops stay fp32, for a quantization-sensitivity sweep.
     """
     import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
@@ -23,16 +26,18 @@ def quantize(gm, ctx: BuildContext, dynamic: bool):
     from mobilesdk.capture import to_torch
 
     config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic)
+    floats = float_modules(gm, ctx.options.get("float_modules") or [])
     kept: list[str] = []
 
     class Quantizer(XNNPACKQuantizer):
         def transform_for_annotation(self, model):
             return _scalars_to_attrs(model)  # upstream's keeps no dtype: pytorch/executorch#22062
 
-    class EndsInFloat(Quantizer):
         def annotate(self, model):
+            # set_module_name(path, None) would say the same, but executorch 1.5.1 asserts a config
             model = super().annotate(model)
-            kept.extend(_unannotate(model, float_ends(model.graph)))
+            keep = in_modules(model.graph, floats) | (set() if dynamic else float_ends(model.graph))
+            kept.extend(_unannotate(model, keep))
             return model
 
     if dynamic:
@@ -40,7 +45,7 @@ def quantize(gm, ctx: BuildContext, dynamic: bool):
         # of 1-D ones when batch and length are dynamic (HuBERT's conv feature encoder: -10 dB).
         quantizer = Quantizer().set_operator_type(torch.ops.aten.linear.default, config)
     else:
-        quantizer = EndsInFloat().set_global(config)
+        quantizer = Quantizer().set_global(config)
     prepared = prepare_pt2e(gm, quantizer)
     # Dynamic activations need no statistics; one run settles the observers' shapes.
     batches = [ctx.example_inputs] if dynamic else (ctx.calibration or [ctx.example_inputs])
@@ -50,10 +55,35 @@ def quantize(gm, ctx: BuildContext, dynamic: bool):
     meta = {"quantizer": f"xnnpack symmetric per-channel {'dynamic' if dynamic else 'static'}",
             "int8_layers": sum(1 for n in converted.graph.nodes if _weighted(n)
                                and op_name(n.args[1].target).startswith("quantized_decomposed.dequantize"))}
+    if floats:
+        meta["float_modules"] = ",".join(floats)
     if not dynamic:
         meta["calibration_batches"] = len(batches)
         meta["fp32_ops"] = len(kept)
     return converted, meta
+
+
+def float_modules(gm, names: list[str]) -> list[str]:
+    """`names` as the graph's nn_module_stack spells them (the capture wraps the model as `module`)."""
+    from mobilesdk.errors import ConfigError
+
+    paths = {path for n in gm.graph.nodes for path, _ in (n.meta.get("nn_module_stack") or {}).values()}
+    out = []
+    for name in names:
+        path = name if name in paths else f"module.{name}"
+        if path not in paths:
+            known = sorted(p.removeprefix("module.") for p in paths if p.startswith("module."))
+            raise ConfigError(f"float_modules: no module `{name}` in the model; it has {', '.join(known[:12])}"
+                              + (", ..." if len(known) > 12 else ""))
+        out.append(path)
+    return out
+
+
+def in_modules(graph, paths: list[str]) -> set:
+    """The nodes torch.export recorded as called inside any of the modules `paths`."""
+    wanted = set(paths)
+    return {n for n in graph.nodes
+            if wanted & {path for path, _ in (n.meta.get("nn_module_stack") or {}).values()}}
 
 
 def _scalars_to_attrs(model):
