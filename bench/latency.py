@@ -81,7 +81,8 @@ def fp32_onnx(bundle: Path, model: dict, spec: ModelSpec, mc, work: Path, inputs
     path = work / model["name"] / f"fp32-{model['spec_digest']}-{golden}.onnx"
     if not path.exists():
         from converters.onnx.export import export_onnx
-        from mobilesdk.pipeline.build import Loaded, capture_model, load_model
+        from mobilesdk.pipeline.build import capture_model
+        from mobilesdk.pipeline.sources import Loaded, load_model
 
         log(f"{model['name']}: exporting ONNX from the config (torch.export + torch.onnx, about a minute under load)")
         module, spec_here = load_model(mc)
@@ -98,7 +99,7 @@ def fp32_onnx(bundle: Path, model: dict, spec: ModelSpec, mc, work: Path, inputs
 def calibration(spec: ModelSpec, mc, bundle: Path, model: dict) -> tuple[list[dict], str]:
     if mc is not None:
         from mobilesdk.golden import calibration_batches
-        from mobilesdk.pipeline.build import audio_feed, text_feed
+        from mobilesdk.pipeline.sources import audio_feed, text_feed
 
         batches = calibration_batches(spec, mc.calibration_batches, mc.seed, text_feed(spec, mc), audio_feed(spec, mc))
         return batches, f"the build's {len(batches)} calibration batches"

@@ -221,7 +221,7 @@ def cmd_spec(args) -> int:
     import tomli_w
 
     from mobilesdk.pipeline import load_config
-    from mobilesdk.pipeline.build import load_model
+    from mobilesdk.pipeline.sources import load_model
 
     cfg = load_config(args.config)
     chosen = [m for m in cfg.models if not args.model or m.name == args.model]

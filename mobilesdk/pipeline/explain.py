@@ -115,7 +115,8 @@ def subject(root: Path, model: str, fmt: str, precision: str, config: Path, case
     from mobilesdk.golden import calibration_batches
     from mobilesdk.parity import sqnr_db
     from mobilesdk.pipeline import load_config
-    from mobilesdk.pipeline.build import Loaded, audio_feed, capture_model, load_model, text_feed
+    from mobilesdk.pipeline.build import capture_model
+    from mobilesdk.pipeline.sources import Loaded, audio_feed, load_model, text_feed
     from mobilesdk.pipeline.bundle import load_golden
     from mobilesdk.pipeline.run import find_model
 

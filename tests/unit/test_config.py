@@ -83,8 +83,8 @@ def test_converter_options_come_from_the_models_format_table(tmp_path):
     assert sorted(plan_for(spec, cfg.models[0].options["tflite"]).buckets) == [(16,), (40,), (64,)]  # + max
     with pytest.raises(ConfigError, match="unknown key `bucket`; did you mean `buckets`"):
         load_config(write(tmp_path, "[models.a]\nfamily='textclf'\n[models.a.tflite]\nbucket={tokens=[16]}\n"))
-    with pytest.raises(ConfigError, match="format `executorch` takes no options"):
-        load_config(write(tmp_path, "[models.a]\nfamily='textclf'\n[models.a.executorch]\nx=1\n"))
+    with pytest.raises(ConfigError, match="format `coreml` takes no options"):
+        load_config(write(tmp_path, "[models.a]\nfamily='textclf'\n[models.a.coreml]\nx=1\n"))
 
 
 def test_cli_reports_a_bad_config_in_one_line_with_exit_code_2(tmp_path):
@@ -123,7 +123,7 @@ def test_text_files_are_relative_to_the_config(tmp_path):
 
 def test_text_feed_is_checked_against_the_spec(tmp_path):
     """A tokenizer with more ids than the model has embeddings, or a model without a tokens input."""
-    from mobilesdk.pipeline.build import load_model, text_feed
+    from mobilesdk.pipeline.sources import load_model, text_feed
     from mobilesdk.text.tokenizer import train_wordpiece
 
     train_wordpiece([f"word{i} 字{chr(0x4e00 + i)}" for i in range(1500)], vocab_size=3000, min_frequency=1).save(

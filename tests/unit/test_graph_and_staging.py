@@ -75,6 +75,7 @@ def test_a_converter_that_raises_fails_its_row_and_the_build_goes_on(tmp_path):
     from mobilesdk.golden import golden_cases
     from mobilesdk.models import build_model
     from mobilesdk.pipeline.build import Captured, ConvertJob, Golden, Loaded, convert_step
+    from mobilesdk.pipeline.cache import program_digest
     from mobilesdk.pipeline.cache import Cache
 
     class Raising(Converter):
@@ -92,7 +93,8 @@ def test_a_converter_that_raises_fails_its_row_and_the_build_goes_on(tmp_path):
     module, spec = build_model("textclf", "tiny")
     cases = golden_cases(spec)
     loaded, golden = Loaded(module, spec), Golden(cases, [], [])
-    captured = Captured(capture(module, spec, cases[0].inputs), [])
+    ep = capture(module, spec, cases[0].inputs)
+    captured = Captured(program_digest(ep), "", [], _ep=ep)
     cache = Cache.default(enabled=False)
 
     def job(error):
