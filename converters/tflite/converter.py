@@ -16,6 +16,12 @@ a bucket by input length: masked dims are right-padded up to a bucket, unmasked 
 On both, fp16 (float16 weights) is the fp32 file with its weights halved (`flatbuffer.half_weights`).
 `route = "auto"` (the default) tries the routes in `routes` order and keeps the first whose artifact
 converts and passes parity (`BuildContext.accept`); the meta records `route` and `routes_tried`.
+
+`float_modules` (nn.Module paths, for `mobilesdk explain --sensitivity`): in int8-static, the ops computed
+for those modules stay fp32 as well, through the denylist the quantizer already takes for the model's
+ends (`int8.quantize`); ops are found by name through the twin conversion taps use
+(`taps.onnx2tf_module_ops`). fp32 and fp16 compute every op in float already; int8-dynamic (either
+route's weight quantizer takes no such list) raises ConfigError.
 """
 from __future__ import annotations
 
@@ -39,8 +45,9 @@ from mobilesdk.spec import ModelSpec, Runner
 class TFLiteConverter(Converter):
     name = "tflite"
     precisions = ("fp32", "fp16", "int8-dynamic", "int8-static")
-    # buckets: {dim: [lengths]}, the static builds (see buckets.plan_for); route: "auto" or one of routes
-    options = {"buckets": dict, "route": str}
+    # buckets: {dim: [lengths]}, the static builds (see buckets.plan_for); route: "auto" or one of routes;
+    # float_modules: nn.Module paths int8-static leaves in fp32 (a quantization-sensitivity sweep's knob)
+    options = {"buckets": dict, "route": str, "float_modules": list}
     # litert-torch first: one file with shared weights, converted in seconds. It has no int8-static:
     # ai-edge-quantizer's static int8 measured 4-11 dB on text and aligner models (docs/decisions.md).
     routes = {"litert-torch": ("fp32", "fp16", "int8-dynamic"), "onnx2tf": precisions}
@@ -71,6 +78,10 @@ class TFLiteConverter(Converter):
             raise ConfigError(f"[models.{ctx.model}.tflite] route `{route}` cannot make {precision}; "
                               f"use route = \"auto\" or one of {', '.join(able)}")
         routes = [r for r, precs in self.routes.items() if precision in precs] if route == "auto" else [route]
+        if ctx.options.get("float_modules") and precision == "int8-dynamic":
+            raise ConfigError(f"[models.{ctx.model}.tflite] float_modules applies to int8-static only: int8-dynamic's "
+                              "weight quantizers (TFLiteConverter's, ai-edge-quantizer's on litert-torch) take no "
+                              "list of ops to skip. Fix: use int8-static for tflite, or executorch for int8-dynamic")
         outcomes: dict[str, str] = {}
         for i, r in enumerate(routes):
             last = i == len(routes) - 1
@@ -107,6 +118,7 @@ class TFLiteConverter(Converter):
 
 def _via_onnx2tf(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
     start = time.perf_counter()
+    floats = module_paths(ep, ctx.options.get("float_modules") or []) if precision == "int8-static" else []
     work = Path(tempfile.mkdtemp(prefix=".tflite-work-", dir=out_dir))
     written: list[Path] = []
     try:
@@ -117,7 +129,9 @@ def _via_onnx2tf(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Conver
         blobs = [_flatbuffer(s, ctx, plan, b, precision) for b, s in zip(plan.buckets, saved_all)]
         if precision == "int8-static":
             feeds = [list(representative(ctx, plan, b, s.in_perm)) for b, s in zip(plan.buckets, saved_all)]
-            blobs = quantize_buckets(blobs, feeds, ctx.model, "/".join(plan.tag(b) for b in plan.buckets))
+            placed = [_module_ops(ep, ctx, plan, b, blob, floats) for b, blob in zip(plan.buckets, blobs)]
+            denied, unplaced = [ops for ops, _ in placed], [none for _, none in placed]
+            blobs = quantize_buckets(blobs, feeds, ctx.model, "/".join(plan.tag(b) for b in plan.buckets), denied)
         for bucket, blob in zip(plan.buckets, blobs):
             path = out_dir / file_name(plan, bucket)
             written.append(path)
@@ -132,7 +146,38 @@ def _via_onnx2tf(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Conver
     meta |= _onnx2tf_meta(saved_all)
     if precision == "int8-static":  # what stays float (int8.quantize), in the main bucket
         meta["fp32_ops"], meta["ops"] = float_op_count(blobs[0])
+    if floats:
+        meta["float_modules"] = ",".join(floats)
+        meta["float_modules_ops"] = len(denied[0])  # their ops, in the main bucket
+        if unplaced[0]:  # computing no op of the file: nothing of theirs to keep float
+            meta["float_modules_without_ops"] = ",".join(unplaced[0])
     return Converted(files=written, meta=meta)
+
+
+def module_paths(ep, names: list[str]) -> list[str]:
+    """`names` as the program's nn_module_stack spells them (the capture wraps the model as `module`),
+    as `converters.executorch.quantize.float_modules` takes them; ConfigError for one it has not."""
+    paths = {path for n in ep.graph.nodes for path, _ in (n.meta.get("nn_module_stack") or {}).values()}
+    out = []
+    for name in names:
+        path = name if name in paths else f"module.{name}"
+        if path not in paths:
+            known = sorted(p.removeprefix("module.") for p in paths if p.startswith("module."))
+            raise ConfigError(f"float_modules: no module `{name}` in the model; it has {', '.join(known[:12])}"
+                              + (", ..." if len(known) > 12 else ""))
+        out.append(path)
+    return out
+
+
+def _module_ops(ep, ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], blob: bytes, paths: list[str]):
+    """The ops of one calibrated bucket file computed for `paths`, by name (`taps.onnx2tf_module_ops`),
+    and the paths none of whose ops the file has (an embedding of constant positions folded away)."""
+    if not paths:
+        return set(), []
+    from converters.tflite.taps import onnx2tf_module_ops
+
+    found = onnx2tf_module_ops(ep, ctx, plan, bucket, blob, paths)
+    return set().union(*found.values()), [p for p, ops in found.items() if not ops]
 
 
 def _via_litert_torch(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:

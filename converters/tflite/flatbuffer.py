@@ -108,11 +108,13 @@ def write_model(model) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def quantize_buckets(calibrated: list[bytes], feeds: list[list[dict]], name: str, tags: str) -> list[bytes]:
-    """Full-integer files from calibrated ones, with one set of ranges for all buckets (`int8.py`)."""
+def quantize_buckets(calibrated: list[bytes], feeds: list[list[dict]], name: str, tags: str,
+                     floats: list[set[str]] | None = None) -> list[bytes]:
+    """Full-integer files from calibrated ones, with one set of ranges for all buckets (`int8.py`);
+    `floats[i]`: names of bucket i's ops to leave in float besides the model's ends."""
     try:
         with contextlib.redirect_stdout(io.StringIO()), native_stderr_held():  # "fully_quantize: ..."
-            return quantize(calibrated, feeds, SIGNATURE)
+            return quantize(calibrated, feeds, SIGNATURE, floats)
     except Exception as e:
         raise _explain(e, name, "int8-static", tags) from e
 

@@ -39,18 +39,21 @@ def float_op_count(blob: bytes) -> tuple[int, int]:
     return floats, len(ops)
 
 
-def quantize(calibrated: list[bytes], feeds: list[list[dict]], signature: str) -> list[bytes]:
+def quantize(calibrated: list[bytes], feeds: list[list[dict]], signature: str,
+             floats: list[set[str]] | None = None) -> list[bytes]:
     """The int8 files for one model's calibrated bucket files (`feeds[i]`: bucket i's calibration
     batches for `signature`): shared least-error ranges, clamp ranges widened, ends, normalisations
-    and attention cores left in float."""
+    and attention cores left in float, and the ops `floats[i]` names (by first output tensor) in
+    bucket i (the `float_modules` option's)."""
     from tensorflow.lite.python import convert as tf_convert
     from tensorflow.lite.tools import flatbuffer_utils
 
     loaded = [_load(blob) for blob in calibrated]
     _observe_ranges([model for model, _ in loaded], calibrated, feeds, signature)
     out = []
-    for model, kind in loaded:
+    for i, (model, kind) in enumerate(loaded):
         keep = _float_ends(model, kind)  # reads the graph only; widening changes recorded ranges only
+        keep |= floats[i] if floats else set()
         _widen_clamp_ranges(model, kind)
         widened = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
         out.append(tf_convert.mlir_quantize(widened, disable_per_channel=False, denylisted_nodes=sorted(keep)))

@@ -18,10 +18,12 @@ re-export sees no submodule. So each route converts `ep` once more with the name
 program, memoized), and maps them onto the artifact only where that twin is checked to be the same:
 - onnx2tf: the main bucket's graph goes through the steps `saved_model` takes, with onnx2tf's table
   of ONNX tensor -> Keras tensor kept; each Keras layer takes the module path of the ONNX node it
-  was made for (recorded by torch.onnx, looked up by tensor name: `_static_scopes`), the artifact's
-  tensors that of the layers their names list (the common outer path where they differ). Check: the
-  twin's Keras model has the artifact's name and every layer its tensors name. A module whose output
-  op TFLite's converter moved out of it is left out (`_onnx2tf_names`).
+  was made for (recorded by torch.onnx, looked up by tensor name: `_static_scopes`; a node onnxsim
+  made, such as a linear's Gemm, by the module parameters it reads), the artifact's tensors that of
+  the layers their names list (the common outer path where they differ). Check: the twin's Keras
+  model has the artifact's name and every layer its tensors name. A module whose output op TFLite's
+  converter moved out of it is left out (`_onnx2tf_names`). The same table places int8-static's
+  `float_modules` option on the calibrated file's ops (`onnx2tf_module_ops`).
 - litert-torch: the main bucket is converted with the program run node by node under
   `torch.fx.traceback.preserve_node_meta`, so the re-export keeps each node's `nn_module_stack` and
   litert-torch names tensors `Class_name/Class_name;` from it, mapped back to module paths through
@@ -217,16 +219,10 @@ def _common(scopes) -> tuple[str, ...]:
 
 def _onnx2tf_names(ep, ctx: BuildContext, plan: Plan, bucket, graph: _Graph):
     """Tensor index -> module path for the onnx2tf artifact, and how they were found."""
-    key = ("tflite-taps-onnx2tf", ctx.spec.digest(), tuple(sorted(plan.lengths(bucket).items())), plan.batch)
-    layers, model_name, hands_out = memo_per_program(ep, key, lambda: _layer_scopes(ep, ctx, plan, bucket))
-    prefix = f"{model_name}/"
-    named = {i: [p.split("/")[1] for p in name.split(";") if p.startswith(prefix) and p.count("/") >= 2]
-             for i, name in enumerate(graph.tensor_names)}
-    named.update({i: [out] for i, out in graph.signature_outputs.items()})  # onnx2tf names output layers so
-    seen = {layer for names in named.values() for layer in names}
-    if not seen or seen - set(layers):
-        return {}, (f"not found: the twin onnx2tf conversion ({model_name}) does not name the artifact's layers "
-                    f"(missing: {sorted(seen - set(layers))[:3]})")
+    layers, named, problem = _onnx2tf_layers(ep, ctx, plan, bucket, graph)
+    if problem:
+        return {}, f"not found: {problem}"
+    hands_out = _twin(ep, ctx, plan, bucket)[2]
     found = {i: [layers[n] for n in names if layers[n] is not None] for i, names in named.items()}
     scopes = {i: _common(paths) for i, paths in found.items() if paths}
     # TFLite's converter moves ops across module boundaries (log(concat(a, b)) becomes a concat then one
@@ -239,6 +235,57 @@ def _onnx2tf_names(ep, ctx: BuildContext, plan: Plan, bucket, graph: _Graph):
     left = f"; left out, their last ops moved out of them: {', '.join(sorted(moved))}" if moved else ""
     return scopes, ("from the ONNX nodes onnx2tf made each Keras layer for (a twin conversion, layer names "
                     f"checked){left}")
+
+
+def onnx2tf_module_ops(ep, ctx: BuildContext, plan: Plan, bucket, blob: bytes, paths: list[str]) -> dict[str, set[str]]:
+    """Per module path, the ops of an onnx2tf-route file of `bucket` (any precision's, the calibrated
+    one included) computed for that module or one inside it, by name (their first output tensor's, as
+    `mlir_quantize(denylisted_nodes=...)` takes them): an op is a module's when any Keras layer its
+    output tensors name was made for an ONNX node of it (the twin conversion's table, as for taps), so
+    an op TFLite fused across a boundary (an add with the next module's reshape) belongs to both; but a
+    weighted op (FULLY_CONNECTED, CONV_2D, ...) only to the modules most of its layers were made for
+    (a linear's matmul and bias add, not the previous module's add whose name TFLite folded into it).
+    Raises ConversionError where the twin does not name the file's layers."""
+    from converters.tflite.int8 import WEIGHTED_OPS
+    from mobilesdk.errors import ConversionError
+
+    graph = _Graph(blob, SIGNATURE)
+    layers, named, problem = _onnx2tf_layers(ep, ctx, plan, bucket, graph)
+    if problem:
+        raise ConversionError(f"TFLite conversion of model `{ctx.model}`: float_modules cannot be placed (bucket "
+                              f"{plan.tag(bucket)}): {problem}")
+    out: dict[str, set[str]] = {p: set() for p in paths}
+    for kind, _, outputs in graph.wiring:
+        scopes = [layers[n] for t in outputs if t >= 0 for n in named.get(t, ()) if layers[n] is not None]
+        if kind in WEIGHTED_OPS and scopes:
+            most = max(scopes.count(s) for s in scopes)
+            scopes = [s for s in scopes if scopes.count(s) == most]
+        for p in paths:
+            if outputs and any(p in s for s in scopes):
+                out[p].add(graph.tensor_names[outputs[0]])
+    return out
+
+
+def _onnx2tf_layers(ep, ctx: BuildContext, plan: Plan, bucket, graph: _Graph):
+    """(Keras layer -> module path or None, tensor index of `graph` -> the layers its name lists, problem):
+    the twin conversion's table and the layers an onnx2tf-route file's tensors name; problem is why the
+    twin does not fit the file (None when it does: it has the file's model name and every layer)."""
+    layers, model_name, _ = _twin(ep, ctx, plan, bucket)
+    prefix = f"{model_name}/"
+    named = {i: [p.split("/")[1] for p in name.split(";") if p.startswith(prefix) and p.count("/") >= 2]
+             for i, name in enumerate(graph.tensor_names)}
+    named.update({i: [out] for i, out in graph.signature_outputs.items()})  # onnx2tf names output layers so
+    seen = {layer for names in named.values() for layer in names}
+    if not seen or seen - set(layers):
+        return layers, named, (f"the twin onnx2tf conversion ({model_name}) does not name the artifact's layers "
+                               f"(missing: {sorted(seen - set(layers))[:3]})")
+    return layers, named, None
+
+
+def _twin(ep, ctx: BuildContext, plan: Plan, bucket):
+    """`_layer_scopes` of the bucket, once per program."""
+    key = ("tflite-taps-onnx2tf", ctx.spec.digest(), tuple(sorted(plan.lengths(bucket).items())), plan.batch)
+    return memo_per_program(ep, key, lambda: _layer_scopes(ep, ctx, plan, bucket))
 
 
 def _layer_scopes(ep, ctx: BuildContext, plan: Plan, bucket):
@@ -320,8 +367,11 @@ def _static_scopes(static, recorded: dict[str, tuple[str, ...]]) -> dict[str, tu
     MatMul and Add fused into Reshape-Gemm-Reshape, new names) ran, in PyTorch, between the nodes
     that feed it and those that read it, so inside every module all of them share: it gets that
     common path (coarser than its own, never another module's; a module called twice with the
-    node between its calls is the exception)."""
+    node between its calls is the exception), unless it reads a module's parameter (the Gemm reads
+    the linear's bias, an initializer torch.onnx names `<module path>.bias`): then it has that
+    module's path (`_parameter_scopes`)."""
     nodes = list(static.graph.node)
+    recorded = {**_parameter_scopes(static, recorded), **recorded}
     readers: dict[str, list] = {}
     for node in nodes:
         for t in node.input:
@@ -341,6 +391,25 @@ def _static_scopes(static, recorded: dict[str, tuple[str, ...]]) -> dict[str, tu
     after = side(reversed(nodes), lambda n: [r.output[0] for o in n.output for r in readers.get(o, []) if r.output])
     made = {t: _common([before[t], after[t]]) for t in before.keys() & after.keys()}
     return {**recorded, **made}
+
+
+def _parameter_scopes(static, recorded: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Output tensor -> module path of each node that reads exactly one module's parameters: initializers
+    named `<path>.weight` or `<path>.bias` (as torch.onnx names a module's parameters) of a module
+    whose path a recorded node's scope holds."""
+    stacks: dict[str, tuple[str, ...]] = {}
+    for scope in recorded.values():
+        for k, path in enumerate(scope):
+            stacks.setdefault(path, scope[: k + 1])
+    params = {i.name: i.name.rsplit(".", 1)[0] for i in static.graph.initializer
+              if i.name.rsplit(".", 1)[-1] in ("weight", "bias") and i.name.rsplit(".", 1)[0] in stacks}
+    found = {}
+    for node in static.graph.node:
+        owners = {params[t] for t in node.input if t in params}
+        if len(owners) == 1:
+            owner = stacks[owners.pop()]
+            found.update({t: owner for t in node.output})
+    return found
 
 
 # --- litert-torch: nn_module_stack kept through the re-export -----------------------------------------
