@@ -194,6 +194,21 @@ def check_input_shapes(arrays: Arrays, spec: ModelSpec) -> None:
                                      f"{d.multiple_of}) and the same {s} for every input")
 
 
+def module_paths(graph, names: list[str]) -> list[str]:
+    """`names` (from `float_modules`) as the graph's nn_module_stack spells them: `layers.0` or
+    `module.layers.0` (the capture wraps the model as `module`); ConfigError for one it has not."""
+    paths = {path for n in graph.nodes for path, _ in (n.meta.get("nn_module_stack") or {}).values()}
+    out = []
+    for name in names:
+        path = name if name in paths else f"module.{name}"
+        if path not in paths:
+            known = sorted(p.removeprefix("module.") for p in paths if p.startswith("module."))
+            raise ConfigError(f"float_modules: no module `{name}` in the model; it has {', '.join(known[:12])}"
+                              + (", ..." if len(known) > 12 else ""))
+        out.append(path)
+    return out
+
+
 def reexport(module, ctx: BuildContext):
     """torch.export a rewritten or quantized copy of the program (`ep.module()` changed) again, with the
     spec's dynamic axes. Dim.DYNAMIC ranges, not the capture's named Dims: rewritten graphs add guards

@@ -202,6 +202,18 @@ def finite_sqnr(ref: np.ndarray, got: np.ndarray) -> float:
     return sqnr_db(ref, got) if np.isfinite(got).all() else -SQNR_CAP_DB
 
 
+def common_scope(scopes) -> tuple[str, ...]:
+    """The outermost module paths all `scopes` share (for an op a converter added between modules)."""
+    scopes = list(scopes)
+    out = scopes[0] if scopes else ()
+    for s in scopes[1:]:
+        k = 0
+        while k < min(len(out), len(s)) and out[k] == s[k]:
+            k += 1
+        out = out[:k]
+    return out
+
+
 def base(module: str) -> str:
     """A module path without PyTorch's call index (`layer@1`: the second call of `layer`)."""
     return re.sub(r"@\d+$", "", module)

@@ -3,7 +3,7 @@ dynamic int8 quantizes Linear layers only; either leaves the modules the `float_
 in fp32."""
 from __future__ import annotations
 
-from converters.base import BuildContext
+from converters.base import BuildContext, module_paths
 from converters.executorch.lowering import WEIGHTED_OPS, op_name
 
 
@@ -26,7 +26,7 @@ def quantize(gm, ctx: BuildContext, dynamic: bool):
     from mobilesdk.capture import to_torch
 
     config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic)
-    floats = float_modules(gm, ctx.options.get("float_modules") or [])
+    floats = module_paths(gm.graph, ctx.options.get("float_modules") or [])
     kept: list[str] = []
 
     class Quantizer(XNNPACKQuantizer):
@@ -61,22 +61,6 @@ def quantize(gm, ctx: BuildContext, dynamic: bool):
         meta["calibration_batches"] = len(batches)
         meta["fp32_ops"] = len(kept)
     return converted, meta
-
-
-def float_modules(gm, names: list[str]) -> list[str]:
-    """`names` as the graph's nn_module_stack spells them (the capture wraps the model as `module`)."""
-    from mobilesdk.errors import ConfigError
-
-    paths = {path for n in gm.graph.nodes for path, _ in (n.meta.get("nn_module_stack") or {}).values()}
-    out = []
-    for name in names:
-        path = name if name in paths else f"module.{name}"
-        if path not in paths:
-            known = sorted(p.removeprefix("module.") for p in paths if p.startswith("module."))
-            raise ConfigError(f"float_modules: no module `{name}` in the model; it has {', '.join(known[:12])}"
-                              + (", ..." if len(known) > 12 else ""))
-        out.append(path)
-    return out
 
 
 def in_modules(graph, paths: list[str]) -> set:

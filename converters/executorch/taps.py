@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from converters.base import BuildContext, native_stderr_held
-from mobilesdk.drift import TapOp, Taps, user_line
+from mobilesdk.drift import TapOp, Taps, common_scope, user_line
 from mobilesdk.spec import Arrays, ModelSpec
 
 Key = tuple[str, int]  # (origin: the captured program's node an op descends from, output index)
@@ -198,19 +198,8 @@ def between_modules(ops: list[TapOp]) -> list[TapOp]:
             source = producer.get(source.inputs[0]) if source.inputs else None
         around = [scope[r.name] for t in op.outputs for r in readers.get(t, [])]
         around += [source.scope] if source is not None else []
-        scope[op.name] = _common(around) if around else op.scope
+        scope[op.name] = common_scope(around) if around else op.scope
     return [dataclasses.replace(op, scope=scope[op.name]) if quant(op) else op for op in ops]
-
-
-def _common(scopes: list[tuple[str, ...]]) -> tuple[str, ...]:
-    """The longest path prefix (outermost modules first) the scopes share."""
-    out = scopes[0]
-    for s in scopes[1:]:
-        n = 0
-        while n < min(len(out), len(s)) and out[n] == s[n]:
-            n += 1
-        out = out[:n]
-    return out
 
 
 def shipped_outputs(nodes: list) -> dict[Key, tuple[int, int]]:

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from converters.base import BuildContext, Converted, Converter, import_problem, versions_of
+from converters.base import BuildContext, Converted, Converter, import_problem, module_paths, versions_of
 from converters.onnx.export import export_onnx
 from converters.tflite.direct import litert_tflite, signature_name
 from converters.tflite.buckets import Plan, avoid_channel_sizes, file_name, plan_for
@@ -118,7 +118,7 @@ class TFLiteConverter(Converter):
 
 def _via_onnx2tf(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
     start = time.perf_counter()
-    floats = module_paths(ep, ctx.options.get("float_modules") or []) if precision == "int8-static" else []
+    floats = module_paths(ep.graph, ctx.options.get("float_modules") or []) if precision == "int8-static" else []
     work = Path(tempfile.mkdtemp(prefix=".tflite-work-", dir=out_dir))
     written: list[Path] = []
     try:
@@ -152,21 +152,6 @@ def _via_onnx2tf(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Conver
         if unplaced[0]:  # computing no op of the file: nothing of theirs to keep float
             meta["float_modules_without_ops"] = ",".join(unplaced[0])
     return Converted(files=written, meta=meta)
-
-
-def module_paths(ep, names: list[str]) -> list[str]:
-    """`names` as the program's nn_module_stack spells them (the capture wraps the model as `module`),
-    as `converters.executorch.quantize.float_modules` takes them; ConfigError for one it has not."""
-    paths = {path for n in ep.graph.nodes for path, _ in (n.meta.get("nn_module_stack") or {}).values()}
-    out = []
-    for name in names:
-        path = name if name in paths else f"module.{name}"
-        if path not in paths:
-            known = sorted(p.removeprefix("module.") for p in paths if p.startswith("module."))
-            raise ConfigError(f"float_modules: no module `{name}` in the model; it has {', '.join(known[:12])}"
-                              + (", ..." if len(known) > 12 else ""))
-        out.append(path)
-    return out
 
 
 def _module_ops(ep, ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], blob: bytes, paths: list[str]):

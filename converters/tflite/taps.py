@@ -47,7 +47,7 @@ from converters.tflite.buckets import Plan, fit_inputs, plan_for
 from converters.tflite.direct import signature_name
 from converters.tflite.flatbuffer import SIGNATURE, read_model
 from converters.tflite.runner import BucketRunner, _batch_size
-from mobilesdk.drift import ROOT, TapOp, Taps, module_boundaries
+from mobilesdk.drift import ROOT, TapOp, Taps, common_scope, module_boundaries
 from mobilesdk.golden import lengths_from_inputs
 
 CASTS = ("QUANTIZE", "DEQUANTIZE")
@@ -203,18 +203,6 @@ def _cuts(spec, full: dict[str, int], case: dict[str, int]) -> dict[int, int]:
     return {n: m for n, m in cut.items() if m is not None and m != n}
 
 
-def _common(scopes) -> tuple[str, ...]:
-    """The outermost module paths all `scopes` share."""
-    scopes = list(scopes)
-    out = scopes[0] if scopes else ()
-    for s in scopes[1:]:
-        k = 0
-        while k < min(len(out), len(s)) and out[k] == s[k]:
-            k += 1
-        out = out[:k]
-    return out
-
-
 # --- onnx2tf: Keras layer -> ONNX node -> module path -----------------------------------------------
 
 def _onnx2tf_names(ep, ctx: BuildContext, plan: Plan, bucket, graph: _Graph):
@@ -224,7 +212,7 @@ def _onnx2tf_names(ep, ctx: BuildContext, plan: Plan, bucket, graph: _Graph):
         return {}, f"not found: {problem}"
     hands_out = _twin(ep, ctx, plan, bucket)[2]
     found = {i: [layers[n] for n in names if layers[n] is not None] for i, names in named.items()}
-    scopes = {i: _common(paths) for i, paths in found.items() if paths}
+    scopes = {i: common_scope(paths) for i, paths in found.items() if paths}
     # TFLite's converter moves ops across module boundaries (log(concat(a, b)) becomes a concat then one
     # log): a module none of whose ops still computes the layer of a tensor it hands out (its layout
     # ops aside: a transpose merged away keeps the values) has an earlier tensor as its boundary in
@@ -384,12 +372,12 @@ def _static_scopes(static, recorded: dict[str, tuple[str, ...]]) -> dict[str, tu
             near = [recorded[t] if t in recorded else found[t] for t in neighbours(node) if t in recorded or t in found]
             for out in node.output:
                 if out not in recorded and near:
-                    found[out] = _common(near)
+                    found[out] = common_scope(near)
         return found
 
     before = side(nodes, lambda n: n.input)
     after = side(reversed(nodes), lambda n: [r.output[0] for o in n.output for r in readers.get(o, []) if r.output])
-    made = {t: _common([before[t], after[t]]) for t in before.keys() & after.keys()}
+    made = {t: common_scope([before[t], after[t]]) for t in before.keys() & after.keys()}
     return {**recorded, **made}
 
 
@@ -427,7 +415,7 @@ def _litert_names(ep, ctx: BuildContext, plan: Plan, bucket, graph: _Graph, prec
         found = [paths.get(tuple(part.split("/"))) for part in name.split(";") if "/" in part]
         found = [f for f in found if f]
         if found:
-            scopes[i] = _common(found)
+            scopes[i] = common_scope(found)
     return scopes, "from litert-torch's location names of a twin conversion that keeps nn_module_stack (graph checked)"
 
 

@@ -94,9 +94,10 @@ class Subject:
         return explain_artifact(self.ep, self.ctx, self.conv, self.precision, self.files, self.case, self.inputs)
 
     def check_sensitivity(self) -> None:
-        if "float_modules" not in self.conv.options:
-            raise ConfigError(f"`{self.conv.name}` cannot keep a module float, so --sensitivity has nothing to vary. "
-                              "Fix: run it on an int8 artifact of a format that can (executorch)")
+        if "float_modules" not in self.conv.options or not self.precision.startswith("int8"):
+            raise ConfigError(f"--sensitivity keeps one module float at a time in an int8 artifact, and "
+                              f"{self.conv.name}/{self.precision} is not one it can vary. Fix: run it on executorch "
+                              "int8-static or int8-dynamic, or tflite int8-static")
 
     def sensitivity(self, workdir: Path, log=None) -> list[tuple[str, float]]:
         self.check_sensitivity()

@@ -78,7 +78,7 @@ def test_explain_prints_the_table_with_the_first_divergent_row_marked(built, cap
     (("loud", "coreml", "int8-weights"), "has no artifact coreml/int8-weights"),
     (("loud", "coreml", "fp16", "--case", "nope"), "has no golden case `nope`"),
     (("quiet", "coreml", "fp16"), "has no model `quiet`"),
-    (("loud", "coreml", "fp16", "--sensitivity"), "cannot keep a module float"),
+    (("loud", "coreml", "fp16", "--sensitivity"), "is not one it can vary"),
 ])
 def test_explain_bad_inputs_are_one_line_and_exit_2(built, capsys, args, message):
     code, out, err = run(capsys, "explain", built / "bundle", *args, "--config", built / "bundle.toml")
