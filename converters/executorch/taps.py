@@ -322,6 +322,19 @@ def buffer_bytes(et, nodes: list, sizes: dict) -> int:
     return total + sum(size(o) for o in plan.outputs) + (1 << 20)
 
 
+def available_memory() -> int:
+    """Bytes of memory the kernel says can be had without swapping (MemAvailable)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def run_logged(et, nodes: list, program: bytes, inputs: Arrays, spec: ModelSpec) -> dict[int, list]:
     """Run `program` (emitted as `et`) once with ETDump on; each instruction's logged tensors (lists
     flattened), in order."""
@@ -331,6 +344,12 @@ def run_logged(et, nodes: list, program: bytes, inputs: Arrays, spec: ModelSpec)
     from mobilesdk.capture import to_torch
 
     size = buffer_bytes(et, nodes, bindings(et, spec, inputs))
+    if 3 * size > available_memory():  # the buffer, the file written from it, and the tensors decoded from it
+        from mobilesdk.errors import ConfigError
+
+        raise ConfigError(f"ETDump needs {size / 2**30:.1f} GB to log every intermediate tensor of this golden case, "
+                          f"about three times that in all, and {available_memory() / 2**30:.1f} GB is available. "
+                          "Fix: pick a shorter golden case (--case min)")
     with tempfile.TemporaryDirectory() as d, native_stderr_held():  # XNNPACK's cpuinfo probe lines
         loaded = Runtime.get().load_program(program, enable_etdump=True, debug_buffer_size=size)
         loaded.load_method("forward").execute(list(to_torch(inputs, spec)))
