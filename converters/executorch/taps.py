@@ -349,7 +349,8 @@ def run_logged(et, nodes: list, program: bytes, inputs: Arrays, spec: ModelSpec)
 
         raise ConfigError(f"ETDump needs {size / 2**30:.1f} GB to log every intermediate tensor of this golden case, "
                           f"about three times that in all, and {available_memory() / 2**30:.1f} GB is available. "
-                          "Fix: pick a shorter golden case (--case min)")
+                          "Fix: run it where more memory is free, try a shorter golden case (--case min), or "
+                          "explain the model's tflite or coreml artifact")
     with tempfile.TemporaryDirectory() as d, native_stderr_held():  # XNNPACK's cpuinfo probe lines
         loaded = Runtime.get().load_program(program, enable_etdump=True, debug_buffer_size=size)
         loaded.load_method("forward").execute(list(to_torch(inputs, spec)))
