@@ -60,8 +60,8 @@ def render(e: Explanation, top: int = 0) -> str:
     width = max([len(r.module) for r in rows] + [6])
     ops = max([len(r.op) for r in rows] + [2])
     lines = [f"{e.model} {e.cell} on golden case {e.case}: SQNR vs PyTorch at each module's output "
-             f"(valid positions; threshold {e.threshold_db:g} dB); tensors from {e.runtime or 'nowhere'}",
-             f"  {'module':<{width}}  {'op':<{ops}}  {'SQNR dB':>8}  {'drop':>6}  source"]
+             f"(valid positions; threshold {e.threshold_db:g} dB)" + (f"; tensors from {e.runtime}" if e.runtime else "")]
+    lines += [f"  {'module':<{width}}  {'op':<{ops}}  {'SQNR dB':>8}  {'drop':>6}  source"] if rows else []
     for r in rows:
         sqnr = "-" if r.sqnr_db is None else f"{r.sqnr_db:.1f}"
         drop = "" if r.drop_db is None else f"{r.drop_db:+.1f}"
@@ -70,8 +70,13 @@ def render(e: Explanation, top: int = 0) -> str:
         lines.append(f"{mark} {r.module:<{width}}  {r.op:<{ops}}  {sqnr:>8}  {drop:>6}  {r.source}{note}")
     first = e.first
     lines += e.notes
-    lines.append(f"first divergent layer: {first.module} ({first.op} at {first.source or 'no source line'}), "
-                 f"{first.sqnr_db:.1f} dB" if first else "no module is below the threshold")
+    if first:
+        lines.append(f"first divergent layer: {first.module} ({first.op} at {first.source or 'no source line'}), "
+                     f"{first.sqnr_db:.1f} dB")
+    elif any(r.sqnr_db is not None for r in e.rows):
+        lines.append("no module is below the threshold")
+    else:
+        lines.append("no module could be compared, so no layer is named")
     return "\n".join(lines)
 
 

@@ -118,3 +118,17 @@ def test_an_artifact_equal_to_pytorch_has_no_row_below_threshold_and_a_changed_l
     first = next(r for r in rows if r.first)
     assert first.module == "shared@1" and [r.module for r in rows if r.below][:1] == ["shared@1"]
     assert not next(r for r in rows if r.module == "shared").below
+
+
+def test_a_format_without_intermediates_says_so_and_names_nothing(captured):
+    from converters.base import BuildContext, Converter
+    from mobilesdk.pipeline.explain import explain_artifact, render
+
+    class Opaque(Converter):
+        name, precisions = "opaque", ("fp32",)
+
+    ep, spec, inputs = captured
+    e = explain_artifact(ep, BuildContext("m", spec, inputs), Opaque(), "fp32", [], "main", inputs)
+    text = render(e)
+    assert e.first is None and not e.rows and "`opaque` shows no intermediate tensors" in text
+    assert text.endswith("no module could be compared, so no layer is named") and "below the threshold" not in text
