@@ -8,7 +8,7 @@ inside methods, so a missing toolchain makes one converter unavailable (reported
 from __future__ import annotations
 
 import contextlib
-import importlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -55,10 +55,29 @@ class Converter:
     # Toolchains it can convert with and the precisions each makes, in the order the `route = "auto"`
     # option tries them; empty for a backend with one way.
     routes: dict[str, tuple[str, ...]] = {}
+    toolchain: str = ""  # what `check` names when a module is missing or broken
+    modules: tuple[str, ...] = ()  # what converting and running an artifact import
 
     def check(self) -> str | None:
-        """None when the toolchain is usable, else a one-line reason naming the fix."""
-        raise NotImplementedError
+        """None when the toolchain is usable, else a one-line reason naming the fix. It imports every
+        module (seconds: TensorFlow, ExecuTorch), so a build calls it only when a step needs the toolchain."""
+        return import_problem(self.toolchain, self.modules) or self.runtime_problem()
+
+    def runtime_problem(self) -> str | None:
+        """After the imports: what else the runtime needs, as `check` reports it."""
+        return None
+
+    def installed(self) -> str | None:
+        """`check` without importing: None when every module is installed, else the reason. A build
+        calls this up front; a no-op rebuild then never pays for the imports."""
+        for module in self.modules:
+            try:
+                found = importlib.util.find_spec(module.split(".")[0]) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                return f"{self.toolchain} is not installed ({module.split('.')[0]} is missing). Fix: run `make setup`"
+        return None
 
     def versions(self) -> dict[str, str]:
         """Toolchain package versions, recorded in the manifest and part of every cache key."""

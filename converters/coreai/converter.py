@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from converters.base import (
-    BuildContext, Converted, Converter, import_problem, memo_per_program, native_stderr_held, reexport, versions_of,
+    BuildContext, Converted, Converter, memo_per_program, native_stderr_held, reexport, versions_of,
 )
 from converters.coreai.rewrites import int_index_put_as_where
 from converters.coreai.runner import WorkerRunner
@@ -40,9 +40,8 @@ class CoreAIConverter(Converter):
     name = "coreai"
     precisions = ("fp32", "fp16", "int8-weights")
 
-    def check(self) -> str | None:
-        modules = ("coreai_torch", "coreai.authoring", "coreai.runtime", "coreai_opt.coreai_utils")
-        return import_problem("the Core AI toolchain (coreai-torch, coreai-core, coreai-opt)", modules)
+    toolchain = "the Core AI toolchain (coreai-torch, coreai-core, coreai-opt)"
+    modules = ("coreai_torch", "coreai.authoring", "coreai.runtime", "coreai_opt.coreai_utils")
 
     def versions(self) -> dict[str, str]:
         return versions_of("coreai-torch", "coreai-core", "coreai-opt", "torch")

@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from converters.base import BuildContext, Converted, Converter, import_problem, memo_per_program, versions_of
+from converters.base import BuildContext, Converted, Converter, memo_per_program, versions_of
 from converters.coreml.predict import COREML_DTYPES, predict_available, predictors, spec_io, worse_of
 from converters.coreml.translations import translation_fixes
 from mobilesdk.errors import ConfigError, KnownFailure, UnsupportedOpError, explain, summary
@@ -52,9 +52,8 @@ class CoreMLConverter(Converter):
     name = "coreml"
     precisions = ("fp32", "fp16", "int8-weights", "palettize6")
 
-    def check(self) -> str | None:
-        modules = ("coremltools", "coremltools.optimize.coreml", "coremltools.converters.mil.frontend.milproto.load")
-        return import_problem("coremltools", modules)
+    toolchain = "coremltools"
+    modules = ("coremltools", "coremltools.optimize.coreml", "coremltools.converters.mil.frontend.milproto.load")
 
     def versions(self) -> dict[str, str]:
         return versions_of("coremltools", "torch", "scikit-learn")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from converters.base import (
-    BuildContext, Converted, Converter, check_input_shapes, import_problem, native_stderr_held, reexport, versions_of,
+    BuildContext, Converted, Converter, check_input_shapes, native_stderr_held, reexport, versions_of,
 )
 from converters.executorch.lowering import (
     check_kernels, conv1d_as_conv2d, conv1d_rewrite_needed, dynamic_ranges, explain_lowering, lower, partition_stats,
@@ -32,12 +32,11 @@ class ExecuTorchConverter(Converter):
     options = {"float_modules": list}
 
     # toolchain -----------------------------------------------------------------------------------
-    def check(self) -> str | None:
-        modules = ("executorch.exir", "executorch.backends.xnnpack.partition.xnnpack_partitioner",
-                   "executorch.extension.pybindings.portable_lib", "executorch.runtime")
-        problem = import_problem("executorch", modules)
-        if problem:
-            return problem
+    toolchain = "executorch"
+    modules = ("executorch.exir", "executorch.backends.xnnpack.partition.xnnpack_partitioner",
+               "executorch.extension.pybindings.portable_lib", "executorch.runtime")
+
+    def runtime_problem(self) -> str | None:
         from executorch.extension.pybindings.portable_lib import _get_registered_backend_names
 
         if "XnnpackBackend" not in _get_registered_backend_names():

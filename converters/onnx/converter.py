@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.base import BuildContext, Converted, Converter, import_problem, versions_of
+from converters.base import BuildContext, Converted, Converter, versions_of
 from converters.onnx.export import ONNX_NAME, describe_dims, export_onnx
 from mobilesdk.spec import NP_DTYPES, ModelSpec, Runner
 
@@ -20,9 +20,8 @@ class OnnxConverter(Converter):
     precisions = ("fp32",)
     diagnostic = True
 
-    def check(self) -> str | None:
-        # onnxscript: torch.onnx's dynamo exporter needs it
-        return import_problem("onnx export", ("onnx", "onnxruntime", "onnxscript"))
+    toolchain = "onnx export"
+    modules = ("onnx", "onnxruntime", "onnxscript")  # onnxscript: torch.onnx's dynamo exporter needs it
 
     def versions(self) -> dict[str, str]:
         return versions_of("torch", "onnx", "onnxscript", "onnxruntime")

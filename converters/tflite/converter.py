@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from converters.base import BuildContext, Converted, Converter, import_problem, module_paths, versions_of
+from converters.base import BuildContext, Converted, Converter, module_paths, versions_of
 from converters.onnx.export import export_onnx
 from converters.tflite.direct import litert_tflite, signature_name
 from converters.tflite.buckets import Plan, avoid_channel_sizes, file_name, plan_for
@@ -52,10 +52,9 @@ class TFLiteConverter(Converter):
     # ai-edge-quantizer's static int8 measured 4-11 dB on text and aligner models (docs/decisions.md).
     routes = {"litert-torch": ("fp32", "fp16", "int8-dynamic"), "onnx2tf": precisions}
 
-    def check(self) -> str | None:
-        modules = ("ai_edge_litert.interpreter", "onnx", "onnx2tf", "onnxruntime", "onnxsim", "tensorflow",
-                   "litert_torch", "ai_edge_quantizer")
-        return import_problem("tflite toolchain", modules)
+    toolchain = "tflite toolchain"
+    modules = ("ai_edge_litert.interpreter", "onnx", "onnx2tf", "onnxruntime", "onnxsim", "tensorflow",
+               "litert_torch", "ai_edge_quantizer")
 
     def versions(self) -> dict[str, str]:
         return versions_of("torch", "onnx", "onnxruntime", "onnxsim", "onnx2tf", "tensorflow-cpu", "tf-keras",

@@ -88,12 +88,22 @@ class Captured:
 
 
 def check_formats(cfg: BundleConfig) -> None:
+    """Every format the config asks for is installed (found, not imported: a step imports its toolchain
+    only when it converts or runs something, through `ready`)."""
     converters = registry()
     for mc in cfg.models:
-        missing = [f for f in mc.formats if converters[f].check() is not None]
+        missing = {f: why for f in mc.formats if (why := converters[f].installed()) is not None}
         if missing:
-            reasons = "; ".join(f"{f}: {converters[f].check()}" for f in missing)
+            reasons = "; ".join(f"{f}: {why}" for f, why in missing.items())
             raise ConfigError(f"[models.{mc.name}] asks for unavailable formats ({reasons}). Fix: run `make setup` or drop them")
+
+
+def ready(conv: Converter) -> None:
+    """Import `conv`'s toolchain (once per process, its import-time banners held back) before a step
+    uses it; a toolchain that is installed but broken stops the build with its reason."""
+    problem = conv.check()
+    if problem is not None:
+        raise ConfigError(f"`{conv.name}`: {problem}")
 
 
 def cells(mc: ModelConfig) -> list[tuple[str, str]]:
@@ -266,6 +276,7 @@ def parity_step(job: ConvertJob, root: Path, loaded: Loaded, golden: Golden, cap
     hit = cache.restore(key, job.out_dir)
     if hit is not None:
         return check_artifact(check, known=hit.meta)
+    ready(job.converter)
     artifact = check_artifact(check)
     if not artifact.passed and artifact.parity:
         case = golden.cases[0]
@@ -285,6 +296,7 @@ def convert_step(job: ConvertJob, loaded: Loaded, golden: Golden, captured: Capt
     hit = cache.restore(key, job.out_dir)
     if hit is not None:
         return ConvertResult(hit, "", "cached", key)
+    ready(conv)
     try:
         converted = conv.convert(captured.ep, ctx, prec, job.out_dir)
     except MobileSDKError as e:
@@ -347,10 +359,10 @@ def _build(whole: BundleConfig, out: Path, use_cache: bool, progress: Progress |
            shard: tuple[int, int] | None, strict: bool) -> Manifest:
     cfg = shard_config(whole, *shard) if shard else whole
     with staging(out) as root:
+        cache = Cache.default(enabled=use_cache)
         if jobs > 1 and len(cfg.models) > 1:
             models = _build_parallel(cfg, root, use_cache, jobs)
         else:
-            cache = Cache.default(enabled=use_cache)
             models = [build_model(mc, root, cache, progress or Progress()) for mc in cfg.models]
         failed = failed_cells(models, diagnostic=True)
         if strict and failed:
@@ -361,17 +373,18 @@ def _build(whole: BundleConfig, out: Path, use_cache: bool, progress: Progress |
             toolchain |= get(fmt).versions()
         manifest = Manifest(SCHEMA_VERSION, cfg.name, cfg.version, __version__, toolchain, models, [], False,
                             shard=f"{shard[0]}/{shard[1]}" if shard else "")
-        return finish(root, manifest)
+        return finish(root, manifest, cache)
 
 
-def finish(root: Path, manifest: Manifest) -> Manifest:
+def finish(root: Path, manifest: Manifest, cache: Cache) -> Manifest:
     """Everything after the models: the pictures, the report, the file list, manifest.json, the bindings."""
     models = manifest.models
     manifest = dataclasses.replace(manifest, passed=all(a.passed for mdl in models for a in mdl.artifacts if not a.diagnostic))
-    pictures = {mdl.name: path for mdl in models if (path := draw(root, mdl, model_spec(root, mdl)))}
-    sizes = {f.path: f.size for f in file_entries(root)}
-    write_file(root / REPORT, render_report(manifest, sizes, pictures))
-    manifest = dataclasses.replace(manifest, files=file_entries(root))
+    files = file_entries(root)
+    pictures = {mdl.name: path for mdl in models if (path := draw(root, mdl, model_spec(root, mdl), cache, files))}
+    files = file_entries(root, known=files)
+    write_file(root / REPORT, render_report(manifest, {f.path: f.size for f in files}, pictures))
+    manifest = dataclasses.replace(manifest, files=file_entries(root, known=files))
     write_file(root / MANIFEST, to_json(manifest))
     bindings.write(root, manifest)
     return manifest
@@ -398,9 +411,7 @@ def _build_parallel(cfg: BundleConfig, root: Path, use_cache: bool, jobs: int) -
 
     workers = min(jobs, len(cfg.models))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    formats = sorted({f for mc in cfg.models for f in mc.formats})
-    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init,
-                                                      initargs=(threads, formats, os.getpid()))
+    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(threads, os.getpid()))
     try:
         results = pool.map(_worker_build, [(mc, root, use_cache) for mc in cfg.models], chunksize=1)
         pool.close()
@@ -440,7 +451,7 @@ def exit_with_parent(parent: int, every_s: float = 0.5) -> None:
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
-def _worker_init(threads: int, formats: list[str], parent: int) -> None:
+def _worker_init(threads: int, parent: int) -> None:
     import signal
 
     from mobilesdk.logs import quiet_toolchain_logs
@@ -451,8 +462,6 @@ def _worker_init(threads: int, formats: list[str], parent: int) -> None:
     exit_with_parent(parent)
     quiet_toolchain_logs()
     torch.set_num_threads(threads)
-    for fmt in formats:
-        get(fmt).check()  # import each toolchain now, with its import-time banners held back
 
 
 def _worker_build(args) -> Model | BuildFailed:

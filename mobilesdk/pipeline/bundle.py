@@ -129,8 +129,11 @@ def bundle_files(root: Path) -> list[str]:
     return sorted(f for f in files if f != MANIFEST and f.split("/", 1)[0] not in DERIVED)
 
 
-def file_entries(root: Path) -> list[FileEntry]:
-    return [FileEntry(rel, sha256_file(root / rel), (root / rel).stat().st_size) for rel in bundle_files(root)]
+def file_entries(root: Path, known: list[FileEntry] = ()) -> list[FileEntry]:
+    """Every file of the bundle with its sha256 and size; a file in `known` (hashed since it was
+    written) is not read again."""
+    done = {f.path: f for f in known}
+    return [done.get(rel) or FileEntry(rel, sha256_file(root / rel), (root / rel).stat().st_size) for rel in bundle_files(root)]
 
 
 def save_golden(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],

@@ -38,9 +38,7 @@ def convert_key(conv: Converter, precision: str, program: str, ctx: BuildContext
     h.update(json.dumps([conv.name, precision, conv.versions(), ctx.spec.digest(), ctx.options], sort_keys=True,
                         default=str).encode())
     h.update(program.encode())
-    for path in source_files(type(conv).__module__):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    hash_source(h, type(conv).__module__)
     for batch in [ctx.example_inputs, *ctx.calibration]:
         for name in sorted(batch):
             h.update(name.encode())
@@ -63,9 +61,7 @@ def parity_key(result, golden) -> str:
                 h.update(np.ascontiguousarray(arrays[name]).tobytes())
         h.update(json.dumps([dataclasses.astuple(r) for r in case.text], default=str).encode())
     hash_clips(h, golden.audio)
-    for path in source_files("mobilesdk.pipeline.check"):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    hash_source(h, "mobilesdk.pipeline.check")
     return h.hexdigest()[:32]
 
 
@@ -77,13 +73,18 @@ def hash_clips(h, audio) -> None:
         h.update(json.dumps(clip.inputs, sort_keys=True).encode())
 
 
+def hash_source(h, module: str) -> None:
+    """The source of `module` and of every module of ours it imports (`source_files`)."""
+    for path in source_files(module):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+
+
 def suite_key(model: str, audio) -> str:
     """PyTorch's mask-suite rows follow from the model (`model_key`), the clips and the suite's code."""
     h = hashlib.sha256(model.encode())
     hash_clips(h, audio)
-    for path in source_files("mobilesdk.semantics"):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    hash_source(h, "mobilesdk.semantics")
     return h.hexdigest()[:32]
 
 
@@ -181,7 +182,6 @@ OWN_PACKAGES = ("mobilesdk", "converters")
 REGISTRY_PACKAGE = "converters"
 
 
-@functools.lru_cache(maxsize=None)
 @functools.cache
 def source_files(module: str) -> tuple[Path, ...]:
     """The files whose source shapes what a converter defined in `module` produces: its backend

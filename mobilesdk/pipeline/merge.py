@@ -16,6 +16,7 @@ from pathlib import Path
 from mobilesdk.errors import BundleError
 from mobilesdk.manifest import Manifest
 from mobilesdk.pipeline.build import finish
+from mobilesdk.pipeline.cache import Cache
 from mobilesdk.pipeline.bundle import DERIVED, REPORT, check_out, staging
 from mobilesdk.pipeline.pictures import FOLDER as PICTURES
 from mobilesdk.pipeline.verify import check_files, read_manifest
@@ -43,7 +44,7 @@ def merge(dirs: list[Path], out: Path) -> Manifest:
                 shutil.copy2(where / entry.path, root / entry.path)
         models = [dataclasses.replace(mdl, artifacts=_interleave([m for _, m in shards], mdl.name))
                   for mdl in first.models]
-        return finish(root, dataclasses.replace(first, models=models, files=[], shard=""))
+        return finish(root, dataclasses.replace(first, models=models, files=[], shard=""), Cache.default())
 
 
 def _interleave(manifests: list[Manifest], model: str) -> list:

@@ -10,13 +10,18 @@ Drawn with matplotlib's object API (no pyplot, no display needed) into pictures/
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 
+from converters.base import Converted, get
+
 from mobilesdk.errors import summary
-from mobilesdk.manifest import Model
+from mobilesdk.manifest import FileEntry, Model
 from mobilesdk.pipeline.bundle import load_golden
+from mobilesdk.pipeline.cache import Cache, hash_source
 from mobilesdk.pipeline.run import open_model
 from mobilesdk.pipeline.run_speech import frame_timing
 from mobilesdk.spec import ModelSpec
@@ -81,22 +86,44 @@ def _aligner(fig, root: Path, model: Model, spec: ModelSpec, inputs, outputs) ->
     ax_lanes.tick_params(axis="y", labelsize=7)
 
 
-def draw(root: Path, model: Model, spec: ModelSpec) -> str | None:
-    """Write the model's picture; its path relative to the bundle, or None for a model without one."""
+def draw(root: Path, model: Model, spec: ModelSpec, cache: Cache, files: list[FileEntry]) -> str | None:
+    """Write the model's picture; its path relative to the bundle, or None for a model without one.
+    An aligner's picture runs every artifact in its runtime (all the toolchains' imports, seconds), so
+    pictures are cached by what they follow from (`picture_key`; `files`: the bundle's so far)."""
+    if not model.golden or spec.first_input("audio") is None or (spec.ctc_head() is None and spec.waveform_output() is None):
+        return None
+    rel = f"{FOLDER}/{model.name}.png"
+    key = picture_key(model, files)
+    if cache.restore(key, root) is None:
+        _draw(root, model, spec, root / rel)
+        cache.store(key, Converted([root / rel]), root)
+    return rel
+
+
+def picture_key(model: Model, files: list[FileEntry]) -> str:
+    """What a picture follows from: its model's golden data and artifacts (their bytes, which runtime
+    runs them, at which version), matplotlib and the drawing code."""
+    import matplotlib
+
+    mine = [model.golden[0].path] + [f for a in model.artifacts for f in a.files]
+    h = hashlib.sha256(json.dumps([model.name, matplotlib.__version__, [(a.format, a.precision, a.runtime, get(a.format).versions())
+                                                                        for a in model.artifacts]]).encode())
+    for f in files:
+        if any(f.path == m or f.path.startswith(m + "/") for m in mine):
+            h.update(f"{f.path} {f.sha256}".encode())
+    hash_source(h, __name__)
+    return "picture-" + h.hexdigest()[:32]
+
+
+def _draw(root: Path, model: Model, spec: ModelSpec, path: Path) -> None:
     from matplotlib.figure import Figure
 
-    if not model.golden or spec.first_input("audio") is None:
-        return None
     inputs, outputs, _, _ = load_golden(root / model.golden[0].path)
     if spec.ctc_head() is not None:
         fig = Figure(figsize=(11, 3 + 0.3 * (len(model.artifacts) + 1)), layout="constrained")
         _aligner(fig, root, model, spec, inputs, outputs)
-    elif spec.waveform_output() is not None:
+    else:
         fig = Figure(figsize=(11, 5), layout="constrained")
         _enhancer(fig, spec, inputs, outputs)
-    else:
-        return None
-    rel = f"{FOLDER}/{model.name}.png"
-    (root / FOLDER).mkdir(exist_ok=True)
-    fig.savefig(root / rel, dpi=110)
-    return rel
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=110)

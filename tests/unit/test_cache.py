@@ -6,6 +6,7 @@ import importlib
 import io
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,3 +264,70 @@ def test_a_rebuild_of_an_unchanged_model_does_not_capture_it(tmp_path, monkeypat
     second = build_module.build(load_config(config), tmp_path / "two")
     assert [a.parity for m in second.models for a in m.artifacts] == [a.parity for m in first.models for a in m.artifacts]
     assert second.models[0].semantics == first.models[0].semantics
+
+
+def test_a_no_op_rebuild_imports_no_toolchain(tmp_path, monkeypatch):
+    """A toolchain's import costs seconds (TensorFlow, ExecuTorch): a rebuild that converts and runs
+    nothing must not pay it. The second build runs in a fresh interpreter, so nothing was imported before."""
+    import subprocess
+
+    from mobilesdk.pipeline import build as build_module
+    from mobilesdk.pipeline import load_config
+
+    config = tmp_path / "bundle.toml"
+    config.write_text('[bundle]\nformats = ["onnx"]\nprecisions = ["fp32"]\n\n'
+                      '[models.tiny]\nfactory = "tests.fixtures.small_models:tiny"\n')
+    monkeypatch.setenv("MOBILESDK_CACHE", str(tmp_path / "cache"))
+    build_module.build(load_config(config), tmp_path / "one")
+    toolchain = get("onnx").modules
+    script = ("import sys\nfrom mobilesdk.cli import main\nrc = main(['build', sys.argv[1], '--out', sys.argv[2]])\n"
+              f"print(rc, sorted(m for m in {toolchain!r} if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", script, str(config), str(tmp_path / "two")], capture_output=True, text=True,
+                       cwd=Path(__file__).parents[2])
+    assert r.stdout.split("\n")[-2] == "0 []", r.stdout + r.stderr[-2000:]
+    assert "cached" in r.stderr
+
+
+def test_a_missing_toolchain_is_found_without_importing_and_a_broken_one_stops_the_step(tmp_path):
+    from converters.base import Converter
+    from mobilesdk.errors import ConfigError
+    from mobilesdk.pipeline.build import ready
+
+    class Missing(Converter):
+        name, toolchain, modules = "missing", "the missing toolchain", ("json", "no_such_toolchain_xyz.sub")
+
+    class Broken(Converter):
+        name, toolchain, modules = "broken", "the broken toolchain", ("broken_toolchain_xyz",)
+
+    assert "no_such_toolchain_xyz is missing" in Missing().installed()
+    (tmp_path / "broken_toolchain_xyz.py").write_text("raise RuntimeError('bad native extension')\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert Broken().installed() is None  # found: only importing shows it is broken
+        with pytest.raises(ConfigError, match="bad native extension"):
+            ready(Broken())
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_a_picture_is_drawn_again_only_when_what_it_shows_changed(tmp_path, monkeypatch):
+    """An aligner's picture runs every artifact in its runtime (each toolchain's import): a rebuild
+    with nothing changed restores it; a changed artifact draws it again."""
+    from mobilesdk.pipeline import build as build_module
+    from mobilesdk.pipeline import load_config
+    from mobilesdk.pipeline import pictures
+
+    config = tmp_path / "bundle.toml"
+    text = '[bundle]\nformats = ["onnx"]\nprecisions = ["fp32"]\n\n[models.aligner]\nfamily = "aligner"\nseed = {}\n'
+    config.write_text(text.format(0))
+    monkeypatch.setenv("MOBILESDK_CACHE", str(tmp_path / "cache"))
+    drawn = []
+    real = pictures._draw
+    monkeypatch.setattr(pictures, "_draw", lambda *a: drawn.append(a[1].name) or real(*a))
+    build_module.build(load_config(config), tmp_path / "one")
+    build_module.build(load_config(config), tmp_path / "two")
+    assert drawn == ["aligner"], "the unchanged rebuild drew the picture again"
+    assert (tmp_path / "one/pictures/aligner.png").read_bytes() == (tmp_path / "two/pictures/aligner.png").read_bytes()
+    config.write_text(text.format(1))  # other weights: other artifact bytes and golden outputs
+    build_module.build(load_config(config), tmp_path / "three")
+    assert drawn == ["aligner", "aligner"]
