@@ -40,7 +40,8 @@ fun interface ArtifactRunner {
 
 /** TFLite's static length buckets (converters/tflite/buckets.py): choose the smallest bucket that
  *  holds the input (masked dims right-padded, others exact), pad the batch to the file's fixed
- *  batch with zero rows, transpose to the file's layout, run, transpose back and crop. */
+ *  batch with zero rows, transpose to the file's layout, run the bucket's signature of the one
+ *  file, transpose back and crop. */
 class Buckets(private val model: ModelInfo, private val artifact: ArtifactInfo, private val engine: Engine) : ArtifactRunner {
     private val meta = artifact.meta
     val dims: List<String> = list(meta["bucket_dims"])
@@ -52,9 +53,9 @@ class Buckets(private val model: ModelInfo, private val artifact: ArtifactInfo, 
     private val outPerm = layout("out")
 
     init {
-        val files = if (signatures.isEmpty()) artifact.files.size else signatures.size
-        if (files != buckets.size) throw MobileSdkException("the manifest lists ${buckets.size} buckets for ${artifact.files.size} files " +
-            "and ${signatures.size} signatures of ${model.name} ${artifact.precision}. Fix: rebuild the bundle")
+        if (signatures.size != buckets.size || artifact.files.size != 1) throw MobileSdkException("the manifest lists ${buckets.size} " +
+            "buckets and ${signatures.size} signatures in ${artifact.files.size} files of ${model.name} ${artifact.precision} (one file, " +
+            "a signature per bucket). Fix: rebuild the bundle")
     }
 
     /** The bucket these dim lengths run in; a typed error when none holds them. */
@@ -72,7 +73,6 @@ class Buckets(private val model: ModelInfo, private val artifact: ArtifactInfo, 
         val lengths = model.lengths(inputs)
         val bucket = choose(lengths)
         val full = lengths + dims.zip(buckets[bucket].toList())
-        val (file, signature) = if (signatures.isEmpty()) artifact.files[bucket] to "serving_default" else artifact.files[0] to signatures[bucket]
         val rows = model.inputs.firstOrNull { it.shape.firstOrNull()?.dim == "batch" }?.let { inputs.getValue(it.name).shape[0] } ?: 1
         val parts = model.outputs.associate { it.name to ArrayList<Tensor>() }
         for (start in 0 until rows step batch) {
@@ -84,7 +84,7 @@ class Buckets(private val model: ModelInfo, private val artifact: ArtifactInfo, 
                 x = x.fit(shape)
                 t.name to (inPerm[t.name]?.let { x.permute(it) } ?: x)
             }
-            val got = engine.run(file, signature, feed, model.outputs.map { it.name })
+            val got = engine.run(artifact.files[0], signatures[bucket], feed, model.outputs.map { it.name })
             for (o in model.outputs) {
                 val y = got[o.name] ?: throw MobileSdkException("${artifact.files[0]} gave no output `${o.name}`. Fix: rebuild the bundle")
                 parts.getValue(o.name).add(outPerm[o.name]?.let { y.permute(it) } ?: y)

@@ -1,4 +1,5 @@
-"""TFLite length buckets: which static lengths get a `.tflite` build, and how a request maps onto one.
+"""TFLite length buckets: which static lengths get a build (a signature of the `.tflite`), and how a
+request maps onto one.
 
 onnx2tf could not keep a dynamic time axis (docs/decisions.md#tflite-length-buckets), so each
 TFLite artifact is a set of static builds. Masked dims are
@@ -132,10 +133,6 @@ def fit_inputs(arrays, spec: ModelSpec, plan: Plan, bucket: tuple[int, ...]) -> 
             x = np.resize(x, (plan.batch, *x.shape[1:]))
         out[t.name] = np.ascontiguousarray(fit(x, static_shape(t, plan, lengths)).astype(NP_DTYPES[t.dtype]))
     return out
-
-
-def file_name(plan: Plan, bucket: tuple[int, ...]) -> str:
-    return f"model-{plan.tag(bucket)}.tflite"
 
 
 def fit(x: np.ndarray, shape: list[int]) -> np.ndarray:

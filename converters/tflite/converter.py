@@ -7,11 +7,13 @@ a bucket by input length: masked dims are right-padded up to a bucket, unmasked 
 - **litert-torch** (`direct.py`): the captured program straight to one file with a named signature per
   bucket sharing one copy of the weights, spec names and layouts kept. fp32, fp16, int8-dynamic.
 - **onnx2tf**: the diagnostic ONNX export (`converters.onnx.export`), rewritten where onnx2tf
-  mistranslates (`onnx_rewrites.py`), to a SavedModel per bucket (`saved_model.py`), then a file per
-  bucket from `tf.lite.TFLiteConverter` (`flatbuffer.py`): fp32, int8-dynamic, and int8-static
-  (full-integer internals calibrated on `ctx.calibration`, float I/O kept; `int8.py`). Outputs are mapped
-  by SignatureDef name (onnx2tf reorders them); layouts are measured against onnxruntime at conversion
-  time and the runner transposes, so callers always use spec layouts.
+  mistranslates (`onnx_rewrites.py`), to a SavedModel per bucket (`saved_model.py`), then a flatbuffer
+  per bucket from `tf.lite.TFLiteConverter` (`flatbuffer.py`): fp32, int8-dynamic, and int8-static
+  (full-integer internals calibrated on `ctx.calibration`, float I/O kept; `int8.py`), merged into one
+  file shaped as litert-torch's, a signature per bucket, equal weight buffers stored once
+  (`flatbuffer.merge_signatures`). Outputs are mapped by SignatureDef name (onnx2tf reorders them);
+  layouts are measured against onnxruntime at conversion time and the runner transposes, so callers
+  always use spec layouts.
 
 On both, fp16 (float16 weights) is the fp32 file with its weights halved (`flatbuffer.half_weights`).
 `route = "auto"` (the default) tries the routes in `routes` order and keeps the first whose artifact
@@ -33,8 +35,8 @@ from pathlib import Path
 from converters.base import BuildContext, Converted, Converter, module_paths, versions_of
 from converters.onnx.export import export_onnx
 from converters.tflite.direct import litert_tflite, signature_name
-from converters.tflite.buckets import Plan, avoid_channel_sizes, file_name, plan_for
-from converters.tflite.flatbuffer import half_weights, quantize_buckets, representative, to_tflite
+from converters.tflite.buckets import Plan, avoid_channel_sizes, plan_for
+from converters.tflite.flatbuffer import half_weights, merge_signatures, quantize_buckets, representative, to_tflite
 from converters.tflite.int8 import float_op_count
 from converters.tflite.runner import BucketRunner
 from converters.tflite.saved_model import Saved, saved_model
@@ -119,7 +121,6 @@ def _via_onnx2tf(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Conver
     start = time.perf_counter()
     floats = module_paths(ep.graph, ctx.options.get("float_modules") or []) if precision == "int8-static" else []
     work = Path(tempfile.mkdtemp(prefix=".tflite-work-", dir=out_dir))
-    written: list[Path] = []
     try:
         onnx_path = work / "model.onnx"
         export_onnx(ep, ctx.spec, onnx_path, ctx.model)
@@ -131,26 +132,25 @@ def _via_onnx2tf(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Conver
             placed = [_module_ops(ep, ctx, plan, b, blob, floats) for b, blob in zip(plan.buckets, blobs)]
             denied, unplaced = [ops for ops, _ in placed], [none for _, none in placed]
             blobs = quantize_buckets(blobs, feeds, ctx.model, "/".join(plan.tag(b) for b in plan.buckets), denied)
-        for bucket, blob in zip(plan.buckets, blobs):
-            path = out_dir / file_name(plan, bucket)
-            written.append(path)
-            path.write_bytes(blob)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)  # never leave a partial artifact
-        raise
+        signatures = [signature_name(plan, b) for b in plan.buckets]
+        blob = merge_signatures(blobs, signatures)  # one file, the weights the buckets share stored once
+        if precision == "fp16":
+            blob = half_weights(blob)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    meta = _meta(plan, written, precision, time.perf_counter() - start)
+    path = out_dir / "model.tflite"
+    path.write_bytes(blob)
+    meta = _meta(plan, [path], precision, time.perf_counter() - start)
+    meta["signatures"] = ",".join(signatures)
     meta |= _onnx2tf_meta(saved_all)
     if precision == "int8-static":  # what stays float (int8.quantize), in the main bucket
-        meta["fp32_ops"], meta["ops"] = float_op_count(blobs[0])
+        meta["fp32_ops"], meta["ops"] = float_op_count(blob)
     if floats:
         meta["float_modules"] = ",".join(floats)
         meta["float_modules_ops"] = len(denied[0])  # their ops, in the main bucket
         if unplaced[0]:  # computing no op of the file: nothing of theirs to keep float
             meta["float_modules_without_ops"] = ",".join(unplaced[0])
-    return Converted(files=written, meta=meta)
+    return Converted(files=[path], meta=meta)
 
 
 def _module_ops(ep, ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], blob: bytes, paths: list[str]):
@@ -181,10 +181,9 @@ WRITERS = {"onnx2tf": _via_onnx2tf, "litert-torch": _via_litert_torch}
 
 
 def _flatbuffer(saved: Saved, ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], precision: str) -> bytes:
-    if precision == "fp32":
+    """One bucket's file: fp32 (fp16's too: its weights are halved once merged), or converted at `precision`."""
+    if precision in ("fp32", "fp16"):
         return saved.fp32
-    if precision == "fp16":
-        return half_weights(saved.fp32)
     return to_tflite(saved.path, saved.in_perm, ctx, plan, bucket, precision)
 
 

@@ -108,6 +108,88 @@ def write_model(model) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+# Marks merge_signatures' files, whose tensors taps name as the onnx2tf route's (`from_onnx2tf`).
+ROUTE_METADATA = ("mobilesdk_route", b"onnx2tf")
+
+
+def merge_signatures(blobs: list[bytes], keys: list[str]) -> bytes:
+    """One file from the onnx2tf route's bucket files (each one `serving_default` signature), as the
+    litert-torch route writes its buckets: signature `keys[i]` runs blobs[i]'s subgraph, and operator
+    codes and buffers with equal bytes are stored once, so the weights the buckets share take one copy
+    (tensors' buffer indices remapped; empty buffers all become buffer 0, the schema's empty sentinel).
+    Metadata: the first file's entries (`CONVERSION_METADATA` differs per bucket only in its hash),
+    `min_runtime_version` the highest of all, and ROUTE_METADATA."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    models = [read_model(b) for b in blobs]
+    if any(m.metadataBuffer or m.externalBuffers or len(m.signatureDefs) != 1 for m in models):
+        raise ValueError("merge_signatures takes files with one signature and inline metadata buffers only")
+    merged = schema.ModelT()
+    merged.version, merged.description = models[0].version, models[0].description
+    merged.operatorCodes, merged.subgraphs, merged.buffers, merged.signatureDefs = [], [], [schema.BufferT()], []
+    codes: dict[tuple, int] = {}
+    stored: dict[bytes, int] = {}
+
+    def buffer(data) -> int:
+        if data is None or not len(data):
+            return 0
+        key = bytes(data)
+        if key not in stored:
+            merged.buffers.append(schema.BufferT())
+            merged.buffers[-1].data = np.frombuffer(key, np.uint8)
+            stored[key] = len(merged.buffers) - 1
+        return stored[key]
+
+    def code(c) -> int:
+        key = (c.builtinCode, c.deprecatedBuiltinCode, c.customCode, c.version)
+        if key not in codes:
+            merged.operatorCodes.append(c)
+            codes[key] = len(merged.operatorCodes) - 1
+        return codes[key]
+
+    for model, key in zip(models, keys):
+        first = len(merged.subgraphs)
+        opcodes = [code(c) for c in model.operatorCodes]
+        for g in model.subgraphs:
+            for t in g.tensors:
+                t.buffer = buffer(model.buffers[t.buffer].data)
+            for op in g.operators:
+                op.opcodeIndex = opcodes[op.opcodeIndex]
+                _shift_subgraph_indices(op, first)
+            merged.subgraphs.append(g)
+        (sig,) = model.signatureDefs
+        sig.signatureKey, sig.subgraphIndex = key.encode(), sig.subgraphIndex + first
+        merged.subgraphs[sig.subgraphIndex].name = key.encode()  # as litert-torch names them
+        merged.signatureDefs.append(sig)
+    first_entries = [(e.name.decode(), models[0].buffers[e.buffer].data) for e in models[0].metadata or []]
+    versions = [m.buffers[e.buffer].data for m in models for e in m.metadata or [] if e.name == b"min_runtime_version"]
+    merged.metadata = []
+    for name, data in [*first_entries, ROUTE_METADATA]:
+        entry = schema.MetadataT()
+        entry.name = name.encode()
+        entry.buffer = buffer(max(versions, key=_version) if name == "min_runtime_version" else data)
+        merged.metadata.append(entry)
+    return write_model(merged)
+
+
+def from_onnx2tf(model) -> bool:
+    """Whether a `read_model` model is the onnx2tf route's file (else litert-torch's)."""
+    return any(e.name.decode() == ROUTE_METADATA[0] for e in model.metadata or [])
+
+
+def _version(padded) -> tuple[int, ...]:
+    """`min_runtime_version`'s `2.3.0\\0\\0...` as (2, 3, 0)."""
+    return tuple(int(n) for n in bytes(padded).rstrip(b"\0").decode().split(".") if n.isdigit())
+
+
+def _shift_subgraph_indices(op, offset: int) -> None:
+    """Control-flow options (WHILE, IF, CALL_ONCE, StableHLO regions) name subgraphs by index."""
+    for options in (op.builtinOptions, op.builtinOptions2):
+        for attr, value in vars(options).items() if options is not None else ():
+            if "subgraph" in attr.lower():
+                setattr(options, attr, [v + offset for v in value] if isinstance(value, list) else value + offset)
+
+
 def quantize_buckets(calibrated: list[bytes], feeds: list[list[dict]], name: str, tags: str,
                      floats: list[set[str]] | None = None) -> list[bytes]:
     """Full-integer files from calibrated ones, with one set of ranges for all buckets (`int8.py`);

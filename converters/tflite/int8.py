@@ -30,12 +30,14 @@ def _load(blob: bytes):
 
 
 def float_op_count(blob: bytes) -> tuple[int, int]:
-    """(ops computing in float, all compute ops) of a converted model; QUANTIZE/DEQUANTIZE not counted."""
+    """(ops computing in float, all compute ops) of a converted model's main bucket (subgraph 0: both
+    routes put it first); QUANTIZE/DEQUANTIZE not counted."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     model, kind = _load(blob)
-    ops = [(g, op) for g in model.subgraphs for op in g.operators if kind(op) not in ("QUANTIZE", "DEQUANTIZE")]
-    floats = sum(1 for g, op in ops if op.outputs and g.tensors[op.outputs[0]].type == schema.TensorType.FLOAT32)
+    g = model.subgraphs[0]
+    ops = [op for op in g.operators if kind(op) not in ("QUANTIZE", "DEQUANTIZE")]
+    floats = sum(1 for op in ops if op.outputs and g.tensors[op.outputs[0]].type == schema.TensorType.FLOAT32)
     return floats, len(ops)
 
 

@@ -1,11 +1,10 @@
-"""Runs spec-shaped batches on a TFLite artifact's buckets (files or signatures) with ai_edge_litert."""
+"""Runs spec-shaped batches on a TFLite artifact's buckets (a signature each, in one file) with ai_edge_litert."""
 from __future__ import annotations
 
 import numpy as np
 
 from converters.base import Converted, native_stderr_held
 from converters.tflite.buckets import fit, plan_from_meta, static_shape
-from converters.tflite.flatbuffer import SIGNATURE
 from mobilesdk.golden import lengths_from_inputs
 from mobilesdk.spec import NP_DTYPES, ModelSpec, output_shape
 
@@ -20,32 +19,29 @@ def candidate_perms(rank: int, to_tf: bool) -> list[tuple[int, ...]]:
 
 
 class BucketRunner:
-    """Runs spec-shaped batches on the bucket files with ai_edge_litert's signature runner."""
+    """Runs spec-shaped batches on the bucket signatures with ai_edge_litert's signature runner."""
 
     def __init__(self, converted: Converted, spec: ModelSpec):
         self.spec = spec
         self.plan = plan_from_meta(converted.meta, spec)
         signatures = [s for s in str(converted.meta.get("signatures", "")).split(",") if s]
-        if signatures:  # litert-torch: one file, a signature per bucket
-            self.where = {b: (converted.files[0], s) for b, s in zip(self.plan.buckets, signatures)}
-        else:  # onnx2tf: a file per bucket
-            self.where = {b: (f, SIGNATURE) for b, f in zip(self.plan.buckets, converted.files)}
-        if len(self.where) != len(self.plan.buckets) or not (signatures or len(converted.files) == len(self.where)):
-            raise ValueError(f"meta lists {len(self.plan.buckets)} buckets for {len(converted.files)} files "
-                             f"and {len(signatures)} signatures")
+        if len(signatures) != len(self.plan.buckets) or len(converted.files) != 1:
+            raise ValueError(f"meta lists {len(self.plan.buckets)} buckets and {len(signatures)} signatures for "
+                             f"{len(converted.files)} files (one file, a signature per bucket)")
+        self.file = converted.files[0]
+        self.signature = dict(zip(self.plan.buckets, signatures))
         self.out_perm = _parse_layout(str(converted.meta.get("layout", "")), "out")
-        self._interpreters: dict[object, object] = {}
+        self.interpreter = None  # made at the first call (taps make it with all tensors kept)
         self._runners: dict[tuple[int, ...], tuple] = {}
 
     def _runner(self, bucket):
         if bucket not in self._runners:
             from ai_edge_litert.interpreter import Interpreter
 
-            path, signature = self.where[bucket]
             with native_stderr_held():  # "INFO: Created TensorFlow Lite XNNPACK delegate", at allocation
-                if path not in self._interpreters:
-                    self._interpreters[path] = Interpreter(model_path=str(path))
-                runner = self._interpreters[path].get_signature_runner(signature)
+                if self.interpreter is None:
+                    self.interpreter = Interpreter(model_path=str(self.file))
+                runner = self.interpreter.get_signature_runner(self.signature[bucket])
             shapes = {k: [int(s) for s in v["shape"]] for k, v in runner.get_input_details().items()}
             self._runners[bucket] = (runner, shapes)
         return self._runners[bucket]

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -45,7 +44,7 @@ import numpy as np
 from converters.base import BuildContext, Converted, memo_per_program, native_stderr_held
 from converters.tflite.buckets import Plan, fit_inputs, plan_for
 from converters.tflite.direct import signature_name
-from converters.tflite.flatbuffer import SIGNATURE, read_model
+from converters.tflite.flatbuffer import SIGNATURE, from_onnx2tf, read_model
 from converters.tflite.runner import BucketRunner, _batch_size
 from mobilesdk.drift import ROOT, TapOp, Taps, common_scope, module_boundaries
 from mobilesdk.golden import lengths_from_inputs
@@ -55,9 +54,10 @@ LAYOUT_OPS = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identi
 
 
 def tflite_taps(ep, ctx: BuildContext, precision: str, files: list[Path]) -> Taps:
-    runner, main = _runner(ctx, files)
-    graph = _Graph.load(*runner.where[main])
-    if runner.where[main][1] == SIGNATURE:
+    runner, main, onnx2tf = _runner(ctx, files)
+    blob = Path(runner.file).read_bytes()
+    graph = _Graph(blob, runner.signature[main])
+    if onnx2tf:
         names, how = _onnx2tf_names(ep, ctx, runner.plan, main, graph)
     else:
         names, how = _litert_names(ep, ctx, runner.plan, main, graph, precision)
@@ -66,20 +66,19 @@ def tflite_taps(ep, ctx: BuildContext, precision: str, files: list[Path]) -> Tap
 
     def graph_of(bucket) -> _Graph:
         if bucket not in graphs:
-            graphs[bucket] = _Graph.load(*runner.where[bucket])
+            graphs[bucket] = _Graph(blob, runner.signature[bucket])
         return graphs[bucket]
 
     def read(inputs, wanted: list[str]) -> dict[str, np.ndarray]:
         lengths = lengths_from_inputs(ctx.spec, inputs)
         bucket = runner.plan.choose(lengths)
-        path = runner.where[bucket][0]
-        if path not in runner._interpreters:  # BucketRunner's cache: it then runs this interpreter
+        if runner.interpreter is None:  # BucketRunner's: it then runs this interpreter
             with warnings.catch_warnings(), native_stderr_held():
                 warnings.simplefilter("ignore")  # "preserve_all_tensors ... for debugging purposes only"
                 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-                runner._interpreters[path] = Interpreter(  # a delegate's inner tensors are never written
-                    model_path=str(path), experimental_preserve_all_tensors=True,
+                runner.interpreter = Interpreter(  # a delegate's inner tensors are never written
+                    model_path=str(runner.file), experimental_preserve_all_tensors=True,
                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         batch = _batch_size(ctx.spec, inputs)
         if batch != runner.plan.batch:
@@ -94,7 +93,7 @@ def tflite_taps(ep, ctx: BuildContext, precision: str, files: list[Path]) -> Tap
             i = here.find(name, graph)
             if i is None:
                 continue
-            x = here.value(runner._interpreters[path], i)
+            x = here.value(runner.interpreter, i)
             j = others[0].find(name, graph) if others else None
             there = others[0].shapes[j] if j is not None else ()
             varies = [len(there) != x.ndim or there[a] != n for a, n in enumerate(x.shape)]
@@ -105,19 +104,17 @@ def tflite_taps(ep, ctx: BuildContext, precision: str, files: list[Path]) -> Tap
     return Taps(ops, outputs, read, runtime)
 
 
-def _runner(ctx: BuildContext, files: list[Path]) -> tuple[BucketRunner, tuple[int, ...]]:
-    """The runner `TFLiteConverter.runner` makes, its buckets read off the files (the meta is not
-    passed to taps): litert-torch's signatures `len_<tag>`, or onnx2tf's files `model-<tag>.tflite`."""
+def _runner(ctx: BuildContext, files: list[Path]) -> tuple[BucketRunner, tuple[int, ...], bool]:
+    """The runner `TFLiteConverter.runner` makes, its buckets read off the file's signatures (`len_<tag>`,
+    as the meta is not passed to taps); its main bucket; whether the onnx2tf route made the file."""
     model = read_model(Path(files[0]).read_bytes())
     signatures = [s.signatureKey.decode() for s in model.signatureDefs]
-    litert = signatures != [SIGNATURE]
-    tags = [s.removeprefix("len_") for s in signatures] if litert else \
-        [re.sub(r"^model-", "", Path(f).stem) for f in files]
-    plan = plan_for(ctx.spec, ctx.options)  # dims, padded dims and batch; lengths from the tags
+    plan = plan_for(ctx.spec, ctx.options)  # dims, padded dims and batch; lengths from the signatures
     meta = {"bucket_dims": ",".join(plan.dims), "padded_dims": ",".join(sorted(plan.padded)),
-            "buckets": ",".join(tags), "batch": plan.batch, "signatures": ",".join(signatures) if litert else ""}
+            "buckets": ",".join(s.removeprefix("len_") for s in signatures), "batch": plan.batch,
+            "signatures": ",".join(signatures)}
     runner = BucketRunner(Converted(list(files), meta), ctx.spec)
-    return runner, runner.plan.buckets[0]
+    return runner, runner.plan.buckets[0], from_onnx2tf(model)
 
 
 class _Graph:
@@ -140,10 +137,6 @@ class _Graph:
         self.wiring = [(kinds[op.opcodeIndex], tuple(op.inputs), tuple(op.outputs)) for op in g.operators]
         self.outputs = [t.tensorIndex for t in sig.outputs]
         self.signature_outputs = {t.tensorIndex: t.name.decode() for t in sig.outputs}
-
-    @classmethod
-    def load(cls, path: Path, signature: str) -> "_Graph":
-        return cls(Path(path).read_bytes(), signature)
 
     def same(self, other: "_Graph") -> bool:
         """The same graph, tensor names aside."""
@@ -226,13 +219,14 @@ def _onnx2tf_names(ep, ctx: BuildContext, plan: Plan, bucket, graph: _Graph):
 
 
 def onnx2tf_module_ops(ep, ctx: BuildContext, plan: Plan, bucket, blob: bytes, paths: list[str]) -> dict[str, set[str]]:
-    """Per module path, the ops of an onnx2tf-route file of `bucket` (any precision's, the calibrated
-    one included) computed for that module or one inside it, by name (their first output tensor's, as
-    `mlir_quantize(denylisted_nodes=...)` takes them): an op is a module's when any Keras layer its
-    output tensors name was made for an ONNX node of it (the twin conversion's table, as for taps), so
-    an op TFLite fused across a boundary (an add with the next module's reshape) belongs to both; but a
-    weighted op (FULLY_CONNECTED, CONV_2D, ...) only to the modules most of its layers were made for
-    (a linear's matmul and bias add, not the previous module's add whose name TFLite folded into it).
+    """Per module path, the ops of an onnx2tf-route flatbuffer of `bucket` before the merge (its
+    `serving_default`; any precision's, the calibrated one included) computed for that module or one
+    inside it, by name (their first output tensor's, as `mlir_quantize(denylisted_nodes=...)` takes
+    them): an op is a module's when any Keras layer its output tensors name was made for an ONNX node
+    of it (the twin conversion's table, as for taps), so an op TFLite fused across a boundary (an add
+    with the next module's reshape) belongs to both; but a weighted op (FULLY_CONNECTED, CONV_2D, ...)
+    only to the modules most of its layers were made for (a linear's matmul and bias add, not the
+    previous module's add whose name TFLite folded into it).
     Raises ConversionError where the twin does not name the file's layers."""
     from converters.tflite.int8 import WEIGHTED_OPS
     from mobilesdk.errors import ConversionError

@@ -19,15 +19,19 @@ pytestmark = pytest.mark.slow  # onnx2tf takes seconds to minutes per bucket
 @pytest.mark.parametrize("fam", sorted(FAMILIES))
 def test_tflite_int8_static_is_integer_where_it_counts(harness, fam):
     """Passing parity by leaving everything in float would be a lie: the convs and matmuls with
-    weights are int8 (only the first and last layers stay float) and the files shrink."""
+    weights are int8 (only the first and last layers stay float) and the weights shrink (the files
+    less so on tiny presets: a graph per bucket weighs as much as the one copy of the weights)."""
     from tensorflow.lite.python.schema_py_generated import TensorType
 
+    from converters.tflite.flatbuffer import read_model
     from converters.tflite.int8 import WEIGHTED_OPS, _load
 
     static = harness.convert(fam, "tflite", "int8-static", "onnx2tf")
     fp32 = harness.convert(fam, "tflite", "fp32", "onnx2tf")
     assert 0 < static.meta["fp32_ops"] < static.meta["ops"]
-    assert static.meta["size_bytes"] < 0.65 * fp32.meta["size_bytes"]
+    weights = [sum(len(b.data) for b in read_model(c.files[0].read_bytes()).buffers if b.data is not None)
+               for c in (static, fp32)]
+    assert weights[0] < 0.65 * weights[1] and static.meta["size_bytes"] < fp32.meta["size_bytes"]
     model, kind = _load(static.files[0].read_bytes())
     weighted = [(g, op) for g in model.subgraphs for op in g.operators if kind(op) in WEIGHTED_OPS
                 and any(g.tensors[t].buffer and model.buffers[g.tensors[t].buffer].data is not None for t in op.inputs)]
@@ -56,7 +60,7 @@ def test_tflite_files_and_bucket_meta(harness, fam):
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(p.name for p in files)  # no temp dirs left
     assert meta["shapes"] == "buckets" and meta["batch"] == spec.golden_batch
     buckets = str(meta["buckets"]).split(",")
-    assert [p.name for p in files] == [f"model-{b}.tflite" for b in buckets]
+    assert [p.name for p in files] == ["model.tflite"] and meta["signatures"] == ",".join(f"len_{b}" for b in buckets)
     main = {d.name: d.main_length for d in spec.dims}
     dim = spec.dim(str(meta["bucket_dims"]))
     first = int(buckets[0])
@@ -66,14 +70,77 @@ def test_tflite_files_and_bucket_meta(harness, fam):
     assert meta["layout_min_sqnr_db"] >= 60
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8-dynamic", "int8-static"])
+def test_onnx2tf_buckets_are_signatures_of_one_file_storing_the_weights_once(harness, tmp_path, monkeypatch, precision):
+    """The bucket flatbuffers become one file (`flatbuffer.merge_signatures`), a signature per bucket, each
+    passing parity, and the weights every bucket has are stored once: int8 ones too (weights quantize
+    from their values alone; int8-static's activation ranges are one set for all buckets)."""
+    from converters.tflite import converter
+    from converters.tflite.flatbuffer import read_model
+    from mobilesdk.golden import lengths_from_inputs
+    from mobilesdk.pipeline.check import evaluate
+
+    f = harness.family("enhancer")
+    harness.convert("enhancer", "tflite", "fp32", "onnx2tf")  # SavedModels cached: this conversion is fast
+    merge, separate = converter.merge_signatures, []
+
+    def recorded(blobs, keys):  # the bucket files as they were before the merge
+        separate.extend(blobs)
+        return merge(blobs, keys)
+
+    monkeypatch.setattr(converter, "merge_signatures", recorded)
+    converted = TFLITE.convert(f.ep, dataclasses.replace(f.ctx, options={"route": "onnx2tf"}), precision, tmp_path)
+    blob = converted.files[0].read_bytes()
+
+    def weight_bytes(b: bytes) -> int:
+        return sum(len(buf.data) for buf in read_model(b).buffers if buf.data is not None)
+
+    assert [p.name for p in converted.files] == ["model.tflite"] and len(separate) == 4
+    assert weight_bytes(blob) < 1.1 * max(map(weight_bytes, separate))  # a second copy would double it
+    saved = sum(map(len, separate)) - len(blob)  # on tiny presets the graphs weigh as much as the weights
+    assert saved > 0.9 * (len(separate) - 1) * weight_bytes(separate[0])
+    run = TFLITE.runner(converted, f.spec)
+    assert {run.plan.choose(lengths_from_inputs(f.spec, c.inputs)) for c in f.golden} == set(run.plan.buckets)
+    rows = evaluate(run, f.spec, precision, f.golden)  # every signature runs a golden case
+    assert all(r.passed for r in rows), rows
+
+
+def test_a_wrong_weight_buffer_in_one_signature_fails_its_parity_only(harness, tmp_path):
+    """The merge's buffer remap is load-bearing: one bucket's largest weight pointed at wrong values (its
+    own, reversed: what a remap to another buffer of that size would give) fails parity on the golden
+    case that bucket runs, and only there: the other signatures still read the shared original."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from converters.base import Converted
+    from converters.tflite.flatbuffer import read_model, write_model
+    from mobilesdk.golden import lengths_from_inputs
+    from mobilesdk.pipeline.check import evaluate
+
+    f = harness.family("enhancer")
+    converted = harness.convert("enhancer", "tflite", "fp32", "onnx2tf")
+    model = read_model(converted.files[0].read_bytes())
+    last = model.subgraphs[model.signatureDefs[-1].subgraphIndex]
+    weight = max(last.tensors, key=lambda t: len(model.buffers[t.buffer].data) if t.buffer else 0)
+    wrong = schema.BufferT()
+    wrong.data = np.frombuffer(bytes(model.buffers[weight.buffer].data), np.float32)[::-1].copy().view(np.uint8)
+    model.buffers.append(wrong)
+    weight.buffer = len(model.buffers) - 1
+    broken = tmp_path / "model.tflite"
+    broken.write_bytes(write_model(model))
+    run = TFLITE.runner(Converted([broken], converted.meta), f.spec)
+    there = [c.name for c in f.golden if run.plan.choose(lengths_from_inputs(f.spec, c.inputs)) == run.plan.buckets[-1]]
+    failed = [c.name for c in f.golden if not all(r.passed for r in evaluate(run, f.spec, "fp32", [c]))]
+    assert there and failed == there
+
+
 def test_tflite_outputs_are_mapped_by_name(harness):
     """onnx2tf orders textclf's outputs `lid`, `sentiment`; the runner returns them by signature name."""
     from ai_edge_litert.interpreter import Interpreter
 
     f = harness.family("textclf")
     converted = harness.convert("textclf", "tflite", "fp32", "onnx2tf")
-    sig = Interpreter(model_path=str(converted.files[0])).get_signature_list()["serving_default"]
-    assert sorted(sig["outputs"]) == ["lid", "sentiment"]
+    for sig in Interpreter(model_path=str(converted.files[0])).get_signature_list().values():
+        assert sorted(sig["outputs"]) == ["lid", "sentiment"]
     case = f.cases[0]
     got = TFLITE.runner(converted, f.spec)(case.inputs)
     n_tokens = case.inputs["input_ids"].shape[1]

@@ -1,8 +1,8 @@
 """`mobilesdk explain` on TFLite artifacts (converters/tflite/taps.py), on both routes: module paths found
 for most rows of a clean artifact, a deliberately broken layer named first, int8-static tensors read.
 
-One tiny family per route keeps the module short: aligner on litert-torch (one file, a signature per
-bucket), enhancer on onnx2tf (a file per bucket; its int8-static reuses the fp32 SavedModel). The
+One tiny family per route keeps the module short: aligner on litert-torch, enhancer on onnx2tf (its
+int8-static reuses the fp32 SavedModel); both write one file, a signature per bucket. The
 "odd" golden case runs on a padded, non-main bucket, so the cut back to the case's lengths is tested.
 """
 from __future__ import annotations

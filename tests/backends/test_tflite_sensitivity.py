@@ -27,8 +27,8 @@ KEPT = "layer.ff.0"  # Linear(32, 64) of the shared layer: two FULLY_CONNECTED o
 WEIGHTED = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "BATCH_MATMUL")
 
 
-def weighted_ops(path) -> list[tuple[str, np.ndarray | None]]:
-    """(weight dtype, the float weight's values or None) of each op with a constant weight."""
+def weighted_ops(path) -> list[list[tuple[str, np.ndarray | None]]]:
+    """Per subgraph (bucket), (weight dtype, the float weight's values or None) of each op with a constant weight."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     from converters.tflite.flatbuffer import read_model
@@ -38,6 +38,7 @@ def weighted_ops(path) -> list[tuple[str, np.ndarray | None]]:
     types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     out = []
     for g in model.subgraphs:
+        out.append([])
         for op in g.operators:
             code = model.operatorCodes[op.opcodeIndex]
             if kinds.get(max(code.builtinCode, code.deprecatedBuiltinCode)) not in WEIGHTED or len(op.inputs) < 2:
@@ -47,7 +48,7 @@ def weighted_ops(path) -> list[tuple[str, np.ndarray | None]]:
             if data is None or not len(data):
                 continue  # an activation, not a weight
             values = np.frombuffer(bytes(data), np.float32) if w.type == schema.TensorType.FLOAT32 else None
-            out.append((types[w.type], values))
+            out[-1].append((types[w.type], values))
     return out
 
 
@@ -64,14 +65,13 @@ def test_kept_module_is_float_and_the_rest_int8(harness, tmp_path):
     assert kept.meta["route"] == "onnx2tf" and kept.meta["float_modules"] == f"module.{KEPT}", kept.meta
     weight = f.ep.state_dict[f"module.{KEPT}.weight"].detach().numpy()
 
-    for before_file, after_file in zip(base.files, kept.files):  # every bucket
-        before, after = weighted_ops(before_file), weighted_ops(after_file)
+    for bucket, (before, after) in enumerate(zip(weighted_ops(base.files[0]), weighted_ops(kept.files[0]), strict=True)):
         mine = [v for t, v in after if v is not None and same_values(v, weight)]
         assert len(mine) == 2, [t for t, _ in after]  # both calls of the shared layer: float32 weights
         assert not any(v is not None and same_values(v, weight) for _, v in before)  # int8 as built
         int8_before = sum(t == "INT8" for t, _ in before)
         int8_after = sum(t == "INT8" for t, _ in after)
-        assert int8_after == int8_before - 2 and int8_after >= 6, (before_file.name, int8_before, int8_after)
+        assert int8_after == int8_before - 2 and int8_after >= 6, (bucket, int8_before, int8_after)
 
     run = TFLITE.runner(kept, f.spec)
     for golden in f.golden:
