@@ -46,6 +46,7 @@ from mobilesdk.pipeline.run import model_spec
 from mobilesdk.pipeline.sources import Loaded, audio_feed, load_step, text_feed
 from mobilesdk.semantics import run_suite
 from mobilesdk.serde import from_data
+from mobilesdk.size import INT8, int8_floor
 from mobilesdk.spec import Arrays, ModelSpec, output_shape
 
 
@@ -393,7 +394,7 @@ def finish(root: Path, manifest: Manifest, cache: Cache) -> Manifest:
 def build_model(mc: ModelConfig, root: Path, cache: Cache, progress: Progress) -> Model:
     graph, steps = plan(mc, root, cache)
     results = graph.run(progress)
-    artifacts = [results[a] for a in steps.artifacts]
+    artifacts = [with_floor(results[a], results[steps.load].module, root) for a in steps.artifacts]
     golden = results[steps.golden]
     entry = write_model(root, mc, results[steps.load], golden, artifacts)
     buildable = {f"{fmt}/{p}" for fmt, p in cells(dataclasses.replace(mc, skip=()))}
@@ -402,6 +403,16 @@ def build_model(mc: ModelConfig, root: Path, cache: Cache, progress: Progress) -
                                semantics=results[steps.semantics].rows,
                                reference_parity=reference_rows(results[steps.load].spec, "fp32",
                                                                golden.golden_set(), golden.outputs))
+
+
+def with_floor(a: Artifact, module, root: Path) -> Artifact:
+    """An int8 artifact with its size floor (`mobilesdk.size`) and its bytes over it in the meta."""
+    if a.precision not in INT8 or not a.files:
+        return a
+    modules = [m for m in str(a.meta.get("float_modules", "")).split(",") if m]
+    floor = int8_floor(module, modules)
+    return dataclasses.replace(a, meta={**a.meta, "floor_bytes": floor,
+                                        "floor_ratio": round(_disk_size([root / f for f in a.files]) / floor, 3)})
 
 
 def _build_parallel(cfg: BundleConfig, root: Path, use_cache: bool, jobs: int) -> list[Model]:

@@ -17,6 +17,7 @@ import numpy as np
 from mobilesdk.errors import BundleError
 from mobilesdk.golden import TextRow
 from mobilesdk.manifest import FileEntry, Manifest
+from mobilesdk.size import LEAN
 
 MANIFEST = "manifest.json"
 REPORT = "report.md"
@@ -231,6 +232,7 @@ def render_report(m: Manifest, sizes: dict[str, int], pictures: dict[str, str] |
                       + ("" if all(p.passed for p in model.reference_parity) else ": **the model built here does not "
                          "compute your reference outputs** (another checkpoint, preprocessing or precision made them?)"), ""]
         lines += runtimes_table(model)
+        lines += floor_table(model, sizes)
         lines += semantics_table(model)
     return "\n".join(lines)
 
@@ -264,6 +266,21 @@ def runtimes_table(model) -> list[str]:
         for o in outputs:
             rows = [next((r for r in by[(f, p)].parity if r.output == o), None) if (f, p) in by else None for f in formats]
             lines.append(f"| {p} | {o} | " + " | ".join("–" if r is None else f"{r.sqnr_db:.1f}" for r in rows) + " |")
+    return lines + [""]
+
+
+def floor_table(model, sizes: dict[str, int]) -> list[str]:
+    """Each int8 artifact's bytes against its floor (`mobilesdk.size`): over LEAN, it stores more than
+    its int8 weights and what it says stays float."""
+    arts = [a for a in model.artifacts if "floor_bytes" in a.meta]
+    if not arts:
+        return []
+    lines = [f"Int8 sizes against their floor (every weight int8, `float_modules` float32), lean within {LEAN}x:", "",
+             "| format | precision | size KB | floor KB | x floor |", "|---|---|---:|---:|---:|"]
+    for a in arts:
+        ratio = float(a.meta["floor_ratio"])
+        lines.append(f"| {a.format} | {a.precision} | {artifact_size(a.files, sizes) / 1024:.0f} | "
+                     f"{int(a.meta['floor_bytes']) / 1024:.0f} | {ratio:.2f}{'' if ratio <= LEAN else ' (over)'} |")
     return lines + [""]
 
 

@@ -70,6 +70,23 @@ def test_every_model_has_every_precision_and_passes(bundle):
     assert "| executorch | int8-static |" in (bundle / "report.md").read_text()
 
 
+def test_each_int8_artifact_records_its_size_against_its_floor(bundle):
+    m = json.loads((bundle / "manifest.json").read_text())
+    sizes = {f["path"]: f["size"] for f in m["files"]}
+    enhancer = next(x for x in m["models"] if x["name"] == "enhancer")
+    for a in enhancer["artifacts"]:
+        if a["precision"] == "fp32":
+            assert "floor_bytes" not in a["meta"]
+            continue
+        floor, size = a["meta"]["floor_bytes"], sizes[a["path"]]
+        assert 0 < floor < size and a["meta"]["floor_ratio"] == round(size / floor, 3)
+    # static int8 stores the enhancer's weights as int8, so it sits far closer to its floor than fp32 does
+    by = {a["precision"]: a for a in enhancer["artifacts"]}
+    static = by["int8-static"]["meta"]
+    assert static["floor_ratio"] < 0.6 * sizes[by["fp32"]["path"]] / static["floor_bytes"]
+    assert "| executorch | int8-static |" in (bundle / "report.md").read_text().split("against their floor")[1]
+
+
 def test_verify_accepts_the_untouched_bundle(bundle):
     r = cli("verify", bundle)
     assert r.returncode == 0, r.stderr

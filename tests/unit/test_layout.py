@@ -16,7 +16,7 @@ LAYERS = (
     ("mobilesdk", "mobilesdk.spec", "mobilesdk.errors", "mobilesdk.config", "mobilesdk.serde", "mobilesdk.logs",
      "mobilesdk.text", "mobilesdk.speech"),
     ("mobilesdk.golden", "mobilesdk.parity", "mobilesdk.semantics", "mobilesdk.mask_lint", "mobilesdk.capture",
-     "mobilesdk.manifest", "mobilesdk.models", "mobilesdk.bindings", "mobilesdk.drift"),
+     "mobilesdk.manifest", "mobilesdk.models", "mobilesdk.bindings", "mobilesdk.drift", "mobilesdk.size"),
     ("converters",),
     ("android_bridge", "ios_bridge"),  # bindings generators: read the manifest, import no converter
     ("mobilesdk.pipeline",),
