@@ -78,12 +78,15 @@ class Harness:
         return self.families[name]
 
     def convert(self, name: str, fmt: str, precision: str, route: str = "") -> Converted:
-        """`route` empty: the converter's default (for TFLite "auto": the first route that converts,
-        as no golden judge is given here)."""
+        """As the build converts: judged on the golden set where a converter asks (`BuildContext.accept`:
+        TFLite's "auto" route, ExecuTorch's int8 tables). `route` empty: the converter's default."""
+        from mobilesdk.pipeline.build import parity_problem
+
         f = self.family(name)
         if (fmt, precision, route) not in f.converted:
             out = self.root / name / fmt / (route or "default") / precision
-            ctx = dataclasses.replace(f.ctx, options={"route": route}) if route else f.ctx
+            ctx = dataclasses.replace(f.ctx, options={"route": route} if route else f.ctx.options,
+                                      accept=functools.partial(parity_problem, get(fmt), precision, f.spec, f.golden))
             f.converted[(fmt, precision, route)] = get(fmt).convert(f.ep, ctx, precision, out)
         return f.converted[(fmt, precision, route)]
 

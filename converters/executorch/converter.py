@@ -17,7 +17,8 @@ from converters.base import (
     BuildContext, Converted, Converter, check_input_shapes, native_stderr_held, reexport, versions_of,
 )
 from converters.executorch.lowering import (
-    check_kernels, conv1d_as_conv2d, conv1d_rewrite_needed, dynamic_ranges, explain_lowering, lower, partition_stats,
+    check_kernels, conv1d_as_conv2d, conv1d_rewrite_needed, dynamic_ranges, explain_lowering, load_quantized_kernels,
+    lower, partition_stats,
 )
 from converters.executorch.quantize import quantize
 from mobilesdk.spec import ModelSpec, Runner
@@ -51,6 +52,16 @@ class ExecuTorchConverter(Converter):
 
     # conversion ----------------------------------------------------------------------------------
     def write(self, ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
+        """Int8 stores embedding tables int8 (`quantize.quantize_embeddings`); where that artifact fails
+        parity and fp32 tables could mend it, it is converted again with them, and the meta says why."""
+        converted = self._write(ep, ctx, precision, out_dir, tables=True)
+        problem = ctx.accept(converted) if converted.meta.get("int8_embeddings") and ctx.accept else None
+        if problem:
+            converted = self._write(ep, ctx, precision, out_dir, tables=False)
+            converted.meta["fp32_embeddings_because"] = f"with int8 tables it fails parity: {problem}"
+        return converted
+
+    def _write(self, ep, ctx: BuildContext, precision: str, out_dir: Path, tables: bool) -> Converted:
         import torch
 
         start = time.perf_counter()
@@ -59,7 +70,7 @@ class ExecuTorchConverter(Converter):
         # guards the length to <= 20480 and memory planning caps the input there
         # (docs/toolchain-traps.md#4). Export, lower and emit with it off.
         with torch.backends.mkldnn.flags(enabled=False), torch.no_grad():
-            lowered = lower(program_for(ep, ctx, precision, meta))
+            lowered = lower(program_for(ep, ctx, precision, meta, tables))
             meta.update(partition_stats(lowered.exported_program()))
             try:
                 emitted = lowered.to_executorch()
@@ -86,6 +97,7 @@ class ExecuTorchConverter(Converter):
 
         from mobilesdk.capture import to_torch
 
+        load_quantized_kernels()  # int8 embedding tables run on them
         program = Runtime.get().load_program(Path(converted.files[0]))
         with native_stderr_held():  # XNNPACK's cpuinfo prints probe lines while the method loads
             method = program.load_method("forward")
@@ -107,12 +119,13 @@ class ExecuTorchConverter(Converter):
 
 
 # helpers ------------------------------------------------------------------------------------------
-def program_for(ep, ctx: BuildContext, precision: str, meta: dict):
+def program_for(ep, ctx: BuildContext, precision: str, meta: dict, tables: bool = True):
     """The ExportedProgram `write` lowers at `precision`, its facts added to `meta`.
 
     A re-export of a copy, never `ep` itself: to_edge leaves ep's graph and weights alone but shares
     its ShapeEnv, so any guard added while lowering (that cap narrowed ep's own range to [5121,
     20480]) would leak into every other converter's input. Call with mkldnn off (see `write`).
+    `tables`: int8 embedding tables (int8 precisions).
     """
     gm = copy.deepcopy(ep.module())
     if conv1d_rewrite_needed(ep):
@@ -120,6 +133,6 @@ def program_for(ep, ctx: BuildContext, precision: str, meta: dict):
         if precision != "fp32":  # the quantizer annotates exported graphs only
             gm = reexport(gm, ctx).module()
     if precision != "fp32":
-        gm, quant_meta = quantize(gm, ctx, dynamic=precision == "int8-dynamic")
+        gm, quant_meta = quantize(gm, ctx, dynamic=precision == "int8-dynamic", tables=tables)
         meta.update(quant_meta)
     return reexport(gm, ctx)

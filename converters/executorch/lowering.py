@@ -116,7 +116,7 @@ def conv1d_as_conv2d(gm) -> int:
         if weight.op != "get_attr" or node.kwargs:
             continue  # a computed weight keeps the conv out of XNNPACK anyway, so nothing to reshape
         name = op_name(node.target)
-        w = _get_attr(gm, weight.target)
+        w = get_attr(gm, weight.target)
         new_name = f"_et_conv2d_weight_{count}"
         gm.register_parameter(new_name, torch.nn.Parameter(w.detach().unsqueeze(2).contiguous(), requires_grad=False))
         a = list(node.args) + [None] * (9 - len(node.args))
@@ -154,7 +154,8 @@ def conv1d_as_conv2d(gm) -> int:
     return count
 
 
-def _get_attr(gm, target: str):
+def get_attr(gm, target: str):
+    """The module attribute a get_attr node's dotted `target` names."""
     obj = gm
     for part in target.split("."):
         obj = getattr(obj, part)
@@ -222,10 +223,18 @@ def dynamic_ranges(emitted, spec) -> dict:
     return {"shapes": "dynamic", **{f"dim.{n}": f"{d.min}..{d.max}" for n, d in dynamic.items()}}
 
 
+def load_quantized_kernels() -> None:
+    """Register ExecuTorch's quantized kernels library (`embedding_byte` for int8 embedding tables,
+    the quantize/dequantize ops int8 leaves outside XNNPACK) in this process's runtime: the wheel's
+    pybindings hold only the portable kernels until `executorch.kernels.quantized` is imported."""
+    import executorch.kernels.quantized  # noqa: F401
+
+
 def check_kernels(program_et) -> None:
     """Every non-delegated op must have a kernel in the runtime, or the .pte fails only at load."""
     from executorch.extension.pybindings.portable_lib import _get_operator_names
 
+    load_quantized_kernels()
     registered = set(_get_operator_names())
     for plan in program_et.executorch_program.execution_plan:
         for op in plan.operators:

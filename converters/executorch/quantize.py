@@ -1,20 +1,24 @@
 """PT2E int8 for ExecuTorch with the XNNPACK quantizer; static int8 keeps the model's ends in fp32,
-dynamic int8 quantizes Linear layers only; either leaves the modules the `float_modules` option names
-in fp32."""
+dynamic int8 quantizes Linear layers only; both store embedding tables weight-only int8 (XNNPACK's
+quantizer leaves them fp32, and they are most of a text model's bytes); either leaves the modules the
+`float_modules` option names in fp32."""
 from __future__ import annotations
 
 from converters.base import BuildContext, module_paths
 from converters.executorch.lowering import WEIGHTED_OPS, op_name
 
 
-def quantize(gm, ctx: BuildContext, dynamic: bool):
+def quantize(gm, ctx: BuildContext, dynamic: bool, tables: bool = True):
     """PT2E with the XNNPACK quantizer; returns the converted module and manifest facts.
 
     Static int8 keeps the model's ends in fp32 (`float_ends`; why:
     docs/decisions.md#static-int8-keeps-the-models-ends-in-float). Dynamic int8 quantizes Linear
-    layers only (docs/decisions.md#executorch-dynamic-int8-quantizes-linear-layers-only).
-    `ctx.options["float_modules"]`: nn.Module paths (as the model names them, or as torch.export does,
-    under `module.`) whose ops stay fp32, for a quantization-sensitivity sweep.
+    layers only (docs/decisions.md#executorch-dynamic-int8-quantizes-linear-layers-only). Both then
+    store every embedding table weight-only int8 (`quantize_embeddings`; the ends rule does not apply,
+    as no activation is quantized there). `ctx.options["float_modules"]`: nn.Module paths (as the
+    model names them, or as torch.export does, under `module.`) whose ops stay fp32, for a
+    quantization-sensitivity sweep; an embedding named there keeps its table fp32. `tables` False
+    keeps every table fp32 (`write`'s second try when int8 tables fail parity).
     """
     import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
@@ -52,15 +56,79 @@ def quantize(gm, ctx: BuildContext, dynamic: bool):
     for batch in batches:
         prepared(*to_torch(batch, ctx.spec))
     converted = convert_pt2e(prepared)
+    tables = quantize_embeddings(converted, skip=in_modules(converted.graph, floats)) if tables else []
     meta = {"quantizer": f"xnnpack symmetric per-channel {'dynamic' if dynamic else 'static'}",
             "int8_layers": sum(1 for n in converted.graph.nodes if _weighted(n)
-                               and op_name(n.args[1].target).startswith("quantized_decomposed.dequantize"))}
+                               and op_name(n.args[1].target).startswith("quantized_decomposed.dequantize")),
+            "int8_embeddings": len(tables)}
     if floats:
         meta["float_modules"] = ",".join(floats)
     if not dynamic:
         meta["calibration_batches"] = len(batches)
         meta["fp32_ops"] = len(kept)
     return converted, meta
+
+
+def quantize_embeddings(gm, skip: set = frozenset()) -> list[str]:
+    """Store each embedding table int8, symmetric per row, looked up by ExecuTorch's
+    `quantized_decomposed.embedding_byte`; returns the tables' attribute names.
+
+    Why: XNNPACK's quantizer leaves `aten.embedding` fp32, and a text model's vocabulary table is most
+    of its bytes (docs/decisions.md#executorch-int8-stores-embedding-tables-int8-issue-19).
+    Weight-only: a lookup dequantizes just its rows, so its output stays fp32 and nothing downstream
+    changes. XNNPACK has no embedding op: the lookup runs on the quantized kernels library
+    (registered by `lowering.load_quantized_kernels`), as in ExecuTorch's LLM export
+    (`--embedding-quantize 8,0`). Lookups in `skip` (`float_modules`) stay fp32, and so does a table
+    any other op reads (a weight tied to a float head), which would otherwise be stored twice.
+    """
+    import torch
+    from executorch.exir.passes import _quant_patterns_and_replacements  # noqa: F401  (defines embedding_byte)
+
+    from converters.executorch.lowering import get_attr
+
+    aten = torch.ops.aten
+    readers: dict[str, list] = {}  # attribute -> every node reading it
+    for n in gm.graph.nodes:
+        if n.op == "get_attr":
+            readers.setdefault(n.target, []).extend(n.users)
+    done = []
+    for target, users in readers.items():
+        if not users or any(u.op != "call_function" or u.target is not aten.embedding.default
+                            or u.args[0].target != target or u in skip for u in users):
+            continue
+        w = get_attr(gm, target)
+        if not (isinstance(w, torch.Tensor) and w.dtype == torch.float32 and w.dim() == 2):
+            continue
+        w = w.detach()
+        amax = w.abs().amax(dim=1)
+        scales = torch.where(amax > 0, amax / 127, torch.ones_like(amax))  # an all-zero row (padding_idx): 1
+        qweight = torch.clamp(torch.round(w / scales[:, None]), -127, 127).to(torch.int8)
+        base = f"_et_embedding_{len(done)}"
+        gm.register_buffer(f"{base}_int8", qweight)
+        gm.register_buffer(f"{base}_scales", scales.contiguous())
+        for node in users:
+            indices, made = node.args[1], []
+            with gm.graph.inserting_before(node):
+                if indices.meta["val"].dtype != torch.int64:  # the kernel reads int64 indices only
+                    indices = gm.graph.call_function(aten._to_copy.default, (indices,), {"dtype": torch.int64})
+                    made.append(indices)
+                table, row_scales = gm.graph.get_attr(f"{base}_int8"), gm.graph.get_attr(f"{base}_scales")
+                made.append(gm.graph.call_function(torch.ops.quantized_decomposed.embedding_byte.default,
+                                                   (table, row_scales, None, -127, 127, indices)))
+            for new in made:  # keep the module path: float_modules, drift taps and explain read it
+                new.meta.update({k: node.meta[k] for k in ("nn_module_stack", "stack_trace") if k in node.meta})
+            lookup = made[-1]
+            node.replace_all_uses_with(lookup)
+            weight = node.args[0]
+            gm.graph.erase_node(node)
+            if not weight.users:
+                gm.graph.erase_node(weight)
+        owner, _, name = target.rpartition(".")
+        delattr(get_attr(gm, owner) if owner else gm, name)  # else the re-export still lists the fp32 table
+        done.append(target)
+    gm.graph.lint()
+    gm.recompile()
+    return done
 
 
 def in_modules(graph, paths: list[str]) -> set:

@@ -48,15 +48,18 @@ def executorch_taps(ep, ctx: BuildContext, precision: str, pte: Path) -> Taps:
     from converters.executorch.lowering import check_kernels, lower
 
     # mkldnn off, as in `write`: the shipped structure is only reproduced under the same flags
+    file_bytes = pte.read_bytes()
     with torch.backends.mkldnn.flags(enabled=False), torch.no_grad():
-        program = program_for(ep, ctx, precision, {})
-        shipped = lower(program).to_executorch()
+        for tables in (True, False) if precision != "fp32" else (True,):  # as `write` made it: int8 tables first
+            program = program_for(ep, ctx, precision, {}, tables)
+            shipped = lower(program).to_executorch()
+            identical = shipped.buffer == file_bytes
+            same = identical or (deserialize_pte_binary(shipped.buffer).program.execution_plan
+                                 == deserialize_pte_binary(file_bytes).program.execution_plan)
+            if same:
+                break
         debug = undelegated(program).to_executorch()
     check_kernels(debug)
-    file_bytes = pte.read_bytes()
-    identical = shipped.buffer == file_bytes
-    same = identical or (deserialize_pte_binary(shipped.buffer).program.execution_plan
-                         == deserialize_pte_binary(file_bytes).program.execution_plan)
     modules = {path for n in ep.graph.nodes for path, _ in (n.meta.get("nn_module_stack") or {}).values()}
     debug_nodes, shipped_nodes = emitted_nodes(debug), emitted_nodes(shipped)
     graph = graph_of(debug_nodes, modules)
@@ -101,8 +104,9 @@ def undelegated(program):
     """`program` lowered without a partitioner: every op on ExecuTorch's portable kernels."""
     from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
 
-    import executorch.kernels.quantized  # noqa: F401  (the quantize/dequantize ops int8 keeps)
+    from converters.executorch.lowering import load_quantized_kernels
 
+    load_quantized_kernels()  # the quantize/dequantize ops int8 keeps, int8 embedding lookups
     return to_edge_transform_and_lower(program, compile_config=EdgeCompileConfig(_check_ir_validity=False))
 
 
@@ -181,8 +185,9 @@ def between_modules(ops: list[TapOp]) -> list[TapOp]:
     """
     import dataclasses
 
-    def quant(op: TapOp) -> bool:
-        return op.kind.startswith("quantized_decomposed.")
+    def quant(op: TapOp) -> bool:  # not int8 embedding lookups (embedding_byte): those are their module's op
+        name = op.kind.removeprefix("quantized_decomposed.")
+        return name != op.kind and name.startswith(("quantize_", "dequantize_", "choose_qparams"))
 
     producer = {t: op for op in ops for t in op.outputs}
     readers: dict[str, list[TapOp]] = {}

@@ -53,6 +53,18 @@ def test_broken_layer_is_named(harness, tmp_path):
     assert "not its weights" in e.runtime, e.runtime  # the file was not built from f.ep
 
 
+def test_int8_embedding_lookups_are_their_tables_rows(harness):
+    """int8 tables' lookups (`embedding_byte`, quantized_decomposed like a q/dq op) keep their module:
+    rescoped as a q/dq op between modules, the table rows said "no op of the artifact carries" it."""
+    f = harness.family(NAME)
+    case = f.cases[0]
+    e = explain_artifact(f.ep, f.ctx, EXECUTORCH, "int8-dynamic",
+                         harness.convert(NAME, "executorch", "int8-dynamic").files, case.name, case.inputs)
+    rows = {r.module: r for r in e.rows}
+    for table in ("tokens", "positions"):  # per-row int8 rounding: about 46 dB, not fp32's 200
+        assert rows[table].sqnr_db is not None and 35 < rows[table].sqnr_db < 80, (table, rows[table])
+
+
 def test_float_modules_stay_fp32_in_int8_static(harness, tmp_path):
     from converters.executorch.converter import program_for
 

@@ -20,11 +20,7 @@ CELLS = [(fam, fmt, route, prec) for fam in MODELS for fmt, conv in sorted(regis
          for route, precisions in (conv.routes or {"": conv.precisions}).items() for prec in precisions]
 
 # (family, format, route, precision) -> why it fails, measured on this machine kind (tiny presets).
-KNOWN_FAILURES: dict[tuple[str, str, str, str], str] = {
-    ("textclf", "executorch", "", "int8-dynamic"):
-        "sentiment 28.3 dB < 30 dB at the tiny preset (hidden 32): dynamic int8 quantizes every Linear, the "
-        "pooled sentiment head included (static int8 keeps it float); the small preset passes at 32.6 dB",
-}
+KNOWN_FAILURES: dict[tuple[str, str, str, str], str] = {}
 
 
 def cell(fam: str, fmt: str, route: str, prec: str):

@@ -18,6 +18,7 @@ def main() -> None:
             with np.load(request) as z:
                 inputs = [(k.split("_", 1)[1], z[k]) for k in sorted(z.files, key=lambda k: int(k.split("_", 1)[0]))]
             if file.endswith(".pte"):
+                import executorch.kernels.quantized  # noqa: F401  (int8 embedding tables; the Android AAR links them)
                 import torch
                 from executorch.runtime import Runtime
 
