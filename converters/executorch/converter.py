@@ -128,11 +128,17 @@ def program_for(ep, ctx: BuildContext, precision: str, meta: dict, tables: bool 
     `tables`: int8 embedding tables (int8 precisions).
     """
     gm = copy.deepcopy(ep.module())
+    # Dynamic int8 quantizes Linear layers (and tables) only, so it quantizes before the conv rewrite,
+    # which cannot change what it takes; static int8 takes the rewritten 2-D convs and, as the quantizer
+    # annotates exported graphs only, pays a re-export for them.
+    if precision == "int8-dynamic":
+        gm, quant_meta = quantize(gm, ctx, dynamic=True, tables=tables)
+        meta.update(quant_meta)
     if conv1d_rewrite_needed(ep):
         meta["conv1d_as_conv2d"] = conv1d_as_conv2d(gm)
-        if precision != "fp32":  # the quantizer annotates exported graphs only
+        if precision == "int8-static":
             gm = reexport(gm, ctx).module()
-    if precision != "fp32":
-        gm, quant_meta = quantize(gm, ctx, dynamic=precision == "int8-dynamic", tables=tables)
+    if precision == "int8-static":
+        gm, quant_meta = quantize(gm, ctx, dynamic=False, tables=tables)
         meta.update(quant_meta)
     return reexport(gm, ctx)

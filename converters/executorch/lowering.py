@@ -59,7 +59,7 @@ def partitioner():
 
 
 def lower(program):
-    from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
+    from executorch.exir import EdgeCompileConfig
 
     # The edge verifier's dtype validator calls len() on the first tensor returned by list-returning
     # ops (split_with_sizes_copy from chunk/split), which guards on a dynamic axis 0 and silently
@@ -68,9 +68,63 @@ def lower(program):
     # check what matters for the artifact instead.
     config = EdgeCompileConfig(_check_ir_validity=False)
     try:
-        return to_edge_transform_and_lower(program, partitioner=[partitioner()], compile_config=config)
+        return to_edge_transform_and_lower(program, partitioner(), config)
     except Exception as e:
         raise explain_lowering(e) from e
+
+
+# Tracing queries of a symbolic shape gives the same query back: nothing to decompose.
+_SHAPE_QUERIES = ("aten.sym_size.", "aten.sym_stride.", "aten.sym_numel.", "aten.sym_storage_offset.")
+
+
+def to_edge_transform_and_lower(program, part, config):
+    """`executorch.exir.to_edge_transform_and_lower(program, partitioner=[part], compile_config=config)`,
+    one method and one partitioner, tracing the program once instead of three times; the same .pte.
+
+    Upstream (executorch 1.5.1, exir/program/_program.py `_gen_edge_manager_for_partitioners`) runs
+    `run_decompositions` three times, each a full retrace with the symbolic dims (5 s each on the
+    small aligner): `{}` to functionalize, then the default table minus the partitioner's kept ops,
+    then the whole table after renaming the kept nodes XNNPACK takes, to decompose the kept nodes it
+    does not. Here the first two are one call (the table's own retrace functionalizes), and the third
+    runs only when such a node is left: the XNNPACK partitioner's kept ops are static, and upstream's
+    own skip of that call (`contains_any_call_fn_target_op`) never fires with dynamic shapes because the
+    table lists `aten.sym_size.int`. The .pte bytes equal upstream's on every reference family at every
+    precision (tests/backends/test_executorch.py). The name is upstream's: XnnpackPartitioner looks for
+    it on the stack, else it warns that to_edge + to_backend is deprecated.
+    """
+    from executorch.exir import to_edge_transform_and_lower as upstream
+    from executorch.exir.program import _program as P
+
+    name = "forward"
+    program = part.transform_for_pre_decomposition(program)
+    keep, check = part.ops_to_not_decompose(program)
+    if check is None:  # upstream's other route, for partitioners without an op check
+        return upstream(program, partitioner=[part], compile_config=config)
+    table = P._default_decomposition_table()
+    for op in P._remove_invalid_ops_for_not_decompose(keep):
+        table.pop(op, None)
+    program = program.run_decompositions(table)
+    preserved = P._replace_aten_ops_with_transformed_ops(name, program, {name: [part]}) or set()
+    table = P._default_decomposition_table()
+    if _decomposes_any(program.graph_module, table):
+        program = program.run_decompositions(table)
+    P._restore_transformed_ops_to_aten_ops(program)
+    edge = P._generate_edge_program(config, program, preserve_ops=list(preserved))
+    config._core_aten_ops_exception_list = list(set(config._core_aten_ops_exception_list) | preserved)
+    manager = P.EdgeProgramManager({name: edge}, None, config, list(preserved)).to_backend({name: part})
+    lowered = manager.exported_program(name)
+    keep, check = part.ops_to_not_decompose(lowered)
+    P._sanity_check_graph_for_non_decomp_ops(name, lowered, set(P._remove_invalid_ops_for_not_decompose(keep)), check,
+                                             generate_error=True, partitioner_name=type(part).__name__)
+    return manager
+
+
+def _decomposes_any(graph_module, table) -> bool:
+    """Whether a node of the graph or its control-flow subgraphs calls an op `table` decomposes."""
+    import torch
+
+    return any(n.op == "call_function" and n.target in table and not str(n.target).startswith(_SHAPE_QUERIES)
+               for gm in graph_module.modules() if isinstance(gm, torch.fx.GraphModule) for n in gm.graph.nodes)
 
 
 def _symbolic_count(val) -> int:

@@ -423,6 +423,54 @@ def test_runner_rejects_lengths_outside_the_spec(attn):
         run(toy_batch(1, 65, seed=1))
 
 
+class ComputedWeight(nn.Module):
+    """A Linear whose weight is computed: XNNPACK keeps aten.linear from decomposition but cannot take
+    this one, so lowering must still decompose it (the third retrace upstream always runs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 16))
+
+    def forward(self, feats):
+        return torch.nn.functional.linear(feats, self.w * 2.0).mean(1), torch.relu(feats[..., :8])
+
+
+@pytest.mark.parametrize("toy,precision,retraces", [
+    ("attn", "fp32", 1), ("mlp", "int8-static", 1), ("big_table", "int8-dynamic", 1), ("computed_weight", "fp32", 2)])
+def test_lowering_writes_upstreams_pte_with_fewer_retraces(request, monkeypatch, toy, precision, retraces):
+    """`lowering.to_edge_transform_and_lower` against executorch's own: the same .pte bytes, one full
+    retrace of the program (two when a node XNNPACK keeps but rejects must still be decomposed) where
+    upstream makes three."""
+    from executorch.exir import EdgeCompileConfig
+    from executorch.exir import to_edge_transform_and_lower as upstream
+
+    from converters.executorch import lowering
+    from converters.executorch.converter import program_for
+
+    if toy == "computed_weight":
+        torch.manual_seed(0)
+        ep = capture(ComputedWeight().eval(), MLP_SPEC, mlp_batch(2, 48, seed=0))
+        ctx = BuildContext(model="toy_cw", spec=MLP_SPEC, example_inputs=mlp_batch(2, 48, seed=0))
+    else:
+        ep, ctx = request.getfixturevalue(toy)[1:3]
+    calls = []
+    real = torch.export.ExportedProgram.run_decompositions
+    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions",
+                        lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+
+    def pte(lower) -> bytes:
+        calls.clear()
+        with torch.backends.mkldnn.flags(enabled=False), torch.no_grad():
+            program = program_for(ep, ctx, precision, {})
+            lowered = lower(program, lowering.partitioner(), EdgeCompileConfig(_check_ir_validity=False))
+            return lowered.to_executorch().buffer, len(calls)
+
+    ours, ours_calls = pte(lowering.to_edge_transform_and_lower)
+    theirs, their_calls = pte(lambda p, part, config: upstream(p, partitioner=[part], compile_config=config))
+    assert ours == theirs
+    assert (ours_calls, their_calls) == (retraces, 3)
+
+
 def test_conv1d_as_conv2d_rewrite_keeps_numerics():
     """The graph rewrite alone (no lowering, so it stays cheap): same outputs, no 1-D conv left."""
     import copy
