@@ -299,8 +299,8 @@ def parser() -> argparse.ArgumentParser:
                    "is written, and the build exits 1 listing the failed cells")
     b.add_argument("--no-cache", action="store_true", help="convert everything again instead of reusing .mobilesdk-cache")
     b.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
-                   help="build up to N models at once, each in its own process with cores/N threads (default 1); "
-                   "models are independent, so 2 roughly halves a multi-model build on 2+ cores")
+                   help="build in N processes with cores/N threads each (default 1); each takes one model's cells "
+                   "of one format at a time, so 2 roughly halves a build on 2+ cores, even of a single model")
     b.add_argument("--shard", type=_shard, metavar="I/N",
                    help="build only share I of N of the model x format x precision cells (a CI matrix job each), "
                    "then join the shards with `mobilesdk merge`; share a cache across the jobs (MOBILESDK_CACHE)")

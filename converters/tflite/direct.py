@@ -79,6 +79,11 @@ def _int8_dynamic(fp32: bytes, ctx: BuildContext) -> bytes:
     # as TFLiteConverter's dynamic range: layers with >= 1024 weights, embedding tables left float
     qt.load_quantization_recipe(recipe.dynamic_legacy_wi8_afp32())
     qt.update_quantization_recipe(".*", TFLOperationName.EMBEDDING_LOOKUP, algorithm_key=AlgorithmName.NO_QUANTIZE)
+    # Depthwise convs keep int8 weights but compute in float (a DEQUANTIZE XNNPACK folds at load):
+    # neither XNNPACK nor TFLite's optimized kernels have a hybrid depthwise conv, so the hybrid op ran
+    # on the reference kernel, and the enhancer's int8-dynamic took 0.64x its fp32's time where this
+    # takes 0.36x, the same bytes (docs/decisions.md, TFLite int8 latency).
+    qt.add_weight_only_config(".*", TFLOperationName.DEPTHWISE_CONV_2D, num_bits=8)
     try:
         with contextlib.redirect_stdout(io.StringIO()), native_stderr_held():
             return asymmetric_inputs(bytes(qt.quantize().quantized_model))

@@ -361,7 +361,7 @@ def _build(whole: BundleConfig, out: Path, use_cache: bool, progress: Progress |
     cfg = shard_config(whole, *shard) if shard else whole
     with staging(out) as root:
         cache = Cache.default(enabled=use_cache)
-        if jobs > 1 and len(cfg.models) > 1:
+        if jobs > 1 and len(work_units(cfg)) > 1:
             models = _build_parallel(cfg, root, use_cache, jobs)
         else:
             models = [build_model(mc, root, cache, progress or Progress()) for mc in cfg.models]
@@ -391,12 +391,14 @@ def finish(root: Path, manifest: Manifest, cache: Cache) -> Manifest:
     return manifest
 
 
-def build_model(mc: ModelConfig, root: Path, cache: Cache, progress: Progress) -> Model:
+def build_model(mc: ModelConfig, root: Path, cache: Cache, progress: Progress, write: bool = True) -> Model:
+    """One model's steps and its manifest entry; `write`: also write its spec, golden and text files
+    (False for all but one of a model's work units, which build the same files)."""
     graph, steps = plan(mc, root, cache)
     results = graph.run(progress)
     artifacts = [with_floor(results[a], results[steps.load].module, root) for a in steps.artifacts]
     golden = results[steps.golden]
-    entry = write_model(root, mc, results[steps.load], golden, artifacts)
+    entry = write_model(root, mc, results[steps.load], golden, artifacts, write)
     buildable = {f"{fmt}/{p}" for fmt, p in cells(dataclasses.replace(mc, skip=()))}
     return dataclasses.replace(entry, mask_lint=results[steps.captured].findings,
                                left_out={c: why for c, why in mc.left_out.items() if c in buildable},
@@ -415,26 +417,47 @@ def with_floor(a: Artifact, module, root: Path) -> Artifact:
                                         "floor_ratio": round(_disk_size([root / f for f in a.files]) / floor, 3)})
 
 
+def work_units(cfg: BundleConfig) -> list[tuple[ModelConfig, bool]]:
+    """What `--jobs` workers take one at a time: each model's cells of one format (the model with the
+    other formats' cells skipped), in build order, and whether the unit is its model's first (the
+    one that writes the model's shared files). A unit loads, checks and captures its model again,
+    seconds against its conversions' minutes, so one slow model's formats build side by side
+    instead of its worker finishing alone while the others idle."""
+    units = []
+    for mc in cfg.models:
+        mine = cells(mc)
+        formats = list(dict.fromkeys(fmt for fmt, _ in mine)) or [None]
+        for i, fmt in enumerate(formats):
+            others = tuple(f"{f}/{p}" for f, p in mine if f != fmt)
+            units.append((dataclasses.replace(mc, skip=mc.skip + others), i == 0))
+    return units
+
+
 def _build_parallel(cfg: BundleConfig, root: Path, use_cache: bool, jobs: int) -> list[Model]:
-    """One model per worker process (spawned: torch, TensorFlow and XNNPACK do not survive fork).
-    Worker errors come back as (exit code, message) and are raised here as the same one-line error."""
+    """`work_units` in worker processes (spawned: torch, TensorFlow and XNNPACK do not survive fork),
+    joined back into one entry per model with its cells in build order. Worker errors come back as
+    (exit code, message) and are raised here as the same one-line error."""
     import multiprocessing
 
-    workers = min(jobs, len(cfg.models))
+    units = work_units(cfg)
+    workers = min(jobs, len(units))
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(threads, os.getpid()))
     try:
-        results = pool.map(_worker_build, [(mc, root, use_cache) for mc in cfg.models], chunksize=1)
+        results = pool.map(_worker_build, [(mc, root, use_cache, first) for mc, first in units], chunksize=1)
         pool.close()
     except BaseException:
         pool.terminate()  # on Ctrl-C or SIGTERM, stop the workers before staging is removed
         raise
     finally:
         pool.join()
-    for result in results:
+    models: dict[str, Model] = {}
+    for (mc, first), result in zip(units, results):
         if isinstance(result, BuildFailed):
             raise result.error()
-    return results
+        models[mc.name] = result if first else dataclasses.replace(
+            models[mc.name], artifacts=models[mc.name].artifacts + result.artifacts)
+    return list(models.values())
 
 
 @dataclass
@@ -476,36 +499,41 @@ def _worker_init(threads: int, parent: int) -> None:
 
 
 def _worker_build(args) -> Model | BuildFailed:
-    mc, root, use_cache = args
+    mc, root, use_cache, write = args
     try:
-        return build_model(mc, root, Cache.default(enabled=use_cache), Progress(whole_lines=True))
+        return build_model(mc, root, Cache.default(enabled=use_cache), Progress(whole_lines=True), write)
     except MobileSDKError as e:
         return BuildFailed(e.exit_code, str(e))
 
 
-def write_model(root: Path, mc: ModelConfig, loaded: Loaded, golden: Golden, artifacts: list[Artifact]) -> Model:
+def write_model(root: Path, mc: ModelConfig, loaded: Loaded, golden: Golden, artifacts: list[Artifact],
+                write: bool = True) -> Model:
+    """The model's manifest entry, and (`write`) its spec, golden and text files."""
     spec = loaded.spec
     spec_path = f"models/{mc.name}/spec.json"
-    (root / spec_path).parent.mkdir(parents=True, exist_ok=True)
-    write_file(root / spec_path, json.dumps(spec.to_json(), indent=2) + "\n")
+    if write:
+        (root / spec_path).parent.mkdir(parents=True, exist_ok=True)
+        write_file(root / spec_path, json.dumps(spec.to_json(), indent=2) + "\n")
     cases = []
     for case, outputs in zip(golden.cases, golden.outputs):
         rel = f"golden/{mc.name}/{case.name}.npz"
         expected = golden.expected.get(case.name, {})
-        save_golden(root / rel, case.inputs, outputs, case.text, expected)
+        if write:
+            save_golden(root / rel, case.inputs, outputs, case.text, expected)
         cases.append(GoldenCase(case.name, rel, dict(case.lengths), sorted(expected)))
     entry = model_entry(mc.name, mc.source, spec, spec_path, cases, artifacts)
-    return dataclasses.replace(entry, text=write_text_files(root, mc.name, spec, golden.text)) if golden.text else entry
+    return dataclasses.replace(entry, text=write_text_files(root, mc.name, spec, golden.text, write)) if golden.text else entry
 
 
-def write_text_files(root: Path, name: str, spec: ModelSpec, text: TextFeed) -> TextEntry:
-    """models/<name>/tokenizer.json and vocab.txt, and the manifest entry describing them."""
+def write_text_files(root: Path, name: str, spec: ModelSpec, text: TextFeed, write: bool = True) -> TextEntry:
+    """The manifest entry of models/<name>/tokenizer.json and vocab.txt, and (`write`) the files."""
     from mobilesdk.text.tokenizer import write_vocab
 
     tok = text.tokenizer
     rel = f"models/{name}"
-    write_file(root / rel / "tokenizer.json", tok.path.read_bytes())
-    write_vocab(tok.tok, root / rel / "vocab.txt")
+    if write:
+        write_file(root / rel / "tokenizer.json", tok.path.read_bytes())
+        write_vocab(tok.tok, root / rel / "vocab.txt")
     ids, dim = token_input(spec)
     d = tok.describe(spec.dim(dim).max)
     return TextEntry(input=ids.name, tokenizer=f"{rel}/tokenizer.json", vocab=f"{rel}/vocab.txt", kind=d["kind"],

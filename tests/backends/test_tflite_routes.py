@@ -54,6 +54,26 @@ def test_litert_torch_int8_dynamic_keeps_the_spec_dtypes_and_shrinks_the_weights
     assert converted.meta["size_bytes"] < 0.7 * fp32.meta["size_bytes"]
 
 
+def test_litert_torch_int8_dynamic_depthwise_convs_compute_in_float_from_int8_weights(harness):
+    """Hybrid (int8-weight, float-input) ops except depthwise convs: those read their int8 weights
+    through a DEQUANTIZE, because no fast kernel runs a hybrid depthwise conv (docs/decisions.md)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from converters.tflite.int8 import _load
+
+    converted = harness.convert("enhancer", "tflite", "int8-dynamic", "litert-torch")
+    model, kind = _load(converted.files[0].read_bytes())
+    g = model.subgraphs[0]
+    made_by = {t: kind(op) for op in g.operators for t in op.outputs}
+    weight_of = {k: [g.tensors[op.inputs[1]] for op in g.operators if kind(op) == k] for k in ("DEPTHWISE_CONV_2D", "CONV_2D")}
+    assert weight_of["DEPTHWISE_CONV_2D"] and weight_of["CONV_2D"]
+    for op in (op for op in g.operators if kind(op) == "DEPTHWISE_CONV_2D"):
+        assert made_by.get(op.inputs[1]) == "DEQUANTIZE" and g.tensors[op.inputs[1]].type == schema.TensorType.FLOAT32
+        source = next(o for o in g.operators if op.inputs[1] in o.outputs)
+        assert g.tensors[source.inputs[0]].type == schema.TensorType.INT8
+    assert any(w.type == schema.TensorType.INT8 for w in weight_of["CONV_2D"])  # the others stay hybrid
+
+
 def _corrupted(golden: list[ReferenceCase]) -> list[ReferenceCase]:
     return [ReferenceCase(c.name, c.inputs, {k: -v - 1 for k, v in c.outputs.items()}) for c in golden]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -36,15 +37,18 @@ def without_times(manifest: dict) -> dict:
     return manifest
 
 
+def env_of(tmp: Path) -> dict:
+    return {**os.environ, "MOBILESDK_CACHE": f"file://{tmp / 'cache'}"}  # the fleet's shared cache
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("shards")
     (tmp / "bundle.toml").write_text(CONFIG)
-    env = {**os.environ, "MOBILESDK_CACHE": f"file://{tmp / 'cache'}"}  # the fleet's shared cache
     for i in (1, 2):
-        r = cli("build", tmp / "bundle.toml", "--shard", f"{i}/2", "--out", tmp / f"shard{i}", cwd=ROOT, env=env)
+        r = cli("build", tmp / "bundle.toml", "--shard", f"{i}/2", "--out", tmp / f"shard{i}", cwd=ROOT, env=env_of(tmp))
         assert r.returncode == 0, r.stderr[-2000:]
-    r = cli("build", tmp / "bundle.toml", "--out", tmp / "whole", cwd=ROOT, env=env)
+    r = cli("build", tmp / "bundle.toml", "--out", tmp / "whole", cwd=ROOT, env=env_of(tmp))
     assert r.returncode == 0, r.stderr[-2000:]
     return tmp
 
@@ -80,3 +84,21 @@ def test_joins_that_must_not_happen_are_exit_2(built, tmp_path):
     golden[len(golden) // 2] ^= 0xFF
     (damaged / "golden/good/main.npz").write_bytes(bytes(golden))
     assert "does not match its manifest" in merge(built / "shard1", damaged)
+
+
+def test_jobs_build_a_models_formats_apart_and_join_them_as_one_build(built):
+    """--jobs 2 hands out each model's formats as separate units (`build.work_units`); joined, they make
+    the single-process build's manifest, shared files included. Every cell is in the shared cache by
+    now, so this checks the split and the join, not the conversions."""
+    from mobilesdk.pipeline import load_config
+    from mobilesdk.pipeline.build import work_units
+
+    units = work_units(load_config(built / "bundle.toml"))
+    assert [(mc.name, sorted(set(mc.skip)), first) for mc, first in units] == [
+        ("good", ["onnx/fp32"], True), ("good", ["executorch/fp32", "executorch/int8-dynamic"], False),
+        ("other", ["onnx/fp32"], True)]
+    r = cli("build", built / "bundle.toml", "--jobs", "2", "--out", built / "jobs2", cwd=ROOT, env=env_of(built))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(re.findall(r"capture/good \.\.\. [\d.]+s", r.stderr)) == 2  # one capture step per unit of `good`
+    whole = json.loads((built / "whole/manifest.json").read_text())
+    assert without_times(json.loads((built / "jobs2/manifest.json").read_text())) == without_times(whole)
