@@ -331,3 +331,36 @@ def test_a_picture_is_drawn_again_only_when_what_it_shows_changed(tmp_path, monk
     config.write_text(text.format(1))  # other weights: other artifact bytes and golden outputs
     build_module.build(load_config(config), tmp_path / "three")
     assert drawn == ["aligner", "aligner"]
+
+
+def test_program_digest_is_the_same_for_code_at_another_path(tmp_path, monkeypatch):
+    """CI runners share the cache from checkouts (and virtualenvs) at different paths. The serialized
+    program names its source files in every node's stack trace; the digest must not, or the runners
+    share no conversion and a capture record from one fails its check on another."""
+    source = textwrap.dedent("""
+        import torch
+
+        class M(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = torch.nn.Linear(4, 3)
+
+            def forward(self, x):
+                return (self.proj(x).relu(),)
+    """)
+    digests, traces = [], []
+    for where in ("runner_a/checkout", "runner_b/elsewhere"):
+        path = tmp_path / where / "pathmodel.py"
+        path.parent.mkdir(parents=True)
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("pathmodel", path)
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, "pathmodel", module)
+        spec.loader.exec_module(module)
+        torch.manual_seed(0)
+        ep = torch.export.export(module.M().eval(), (torch.zeros(2, 4),))
+        traces.append("".join(n.meta.get("stack_trace") or "" for n in ep.graph.nodes))
+        digests.append(cache.program_digest(ep))
+        assert "".join(n.meta.get("stack_trace") or "" for n in ep.graph.nodes) == traces[-1]  # left as it was
+    assert "runner_a" in traces[0] and "runner_b" in traces[1]  # the paths are in the program
+    assert digests[0] == digests[1]
