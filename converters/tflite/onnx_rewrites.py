@@ -1,7 +1,8 @@
-"""Exact ONNX rewrites of each static bucket graph, for patterns onnx2tf translates wrongly.
+"""ONNX rewrites of each static bucket graph, for patterns onnx2tf translates wrongly or slowly.
 
 Each rewrite finds its pattern by structure (op types, constant operands, static shapes; never a
-model's name) and replaces it with ops onnx2tf converts right, computing the same values.
+model's name) and replaces it with ops onnx2tf converts right, computing the same values (exactly,
+but for `clamp_prelu_as_residual`'s rounding).
 `rewrite` applies them all and drops what no longer feeds an output. The layout probe
 (`saved_model._output_perms`) compares each TFLite bucket with onnxruntime on the graph *before*
 the rewrites, so every build checks them as well.
@@ -204,6 +205,55 @@ def reversed_slice_as_gather(g: Graph) -> int:
     return done
 
 
+def clamp_prelu_as_residual(g: Graph) -> int:
+    """Max(x, 0) + Mul(w, Min(x, 0)), a PReLU written with clamps (as XNNPACK needs it, toolchain-traps
+    #1) -> x + Mul(w - 1, Min(x, 0)), the same values with one elementwise op fewer. In static int8
+    each such op requantizes a whole activation: on the enhancer, whose convolutions are small, this
+    took 35% off the int8-static invoke time (docs/decisions.md)."""
+    done = 0
+    users: dict[str, int] = {}
+    for n in g.graph.node:
+        for i in n.input:
+            users[i] = users.get(i, 0) + 1
+
+    def zero(name: str) -> bool:
+        c = g.const(name)
+        return c is not None and c.size == 1 and float(c.reshape(-1)[0]) == 0.0
+
+    def clamp(name: str, op: str) -> str | None:
+        """x where `name` is op(x, 0) or op(0, x), used once."""
+        n = g.made_by(name, op)
+        if n is None or len(n.input) != 2 or users.get(name) != 1:
+            return None
+        return n.input[0] if zero(n.input[1]) else n.input[1] if zero(n.input[0]) else None
+
+    for node in list(g.graph.node):
+        if node.op_type != "Add" or len(node.input) != 2:
+            continue
+        for pos, neg in (node.input, reversed(node.input)):
+            x, mul = clamp(pos, "Max"), g.made_by(neg, "Mul")
+            if x is None or mul is None or users.get(neg) != 1:
+                continue
+            k = next((k for k in (0, 1) if clamp(mul.input[1 - k], "Min") == x and g.const(mul.input[k]) is not None), None)
+            w = None if k is None else g.const(mul.input[k])
+            if w is None or w.dtype.kind != "f" or not _broadcasts_to(w.shape, g.shapes.get(x)):
+                continue
+            slope = g.add_const((w - 1).astype(w.dtype), "slope_minus_1")
+            scaled = g.fresh(neg)
+            g.replace(mul, [_node("Mul", [slope, mul.input[1 - k]], scaled, g.fresh(mul.name or scaled))])
+            g.replace(node, [_node("Add", [x, scaled], node.output[0], node.name or node.output[0])])
+            done += 1
+            break
+    return done
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: list[int] | None) -> bool:
+    try:
+        return target is not None and np.broadcast_shapes(shape, tuple(target)) == tuple(target)
+    except ValueError:
+        return False
+
+
 def _slice_indices(dim: int, start: int, end: int, step: int) -> np.ndarray:
     """The indices ONNX Slice takes along one axis (negative bounds count from the end, then clamp)."""
     start, end = (v + dim if v < 0 else v for v in (start, end))
@@ -216,6 +266,7 @@ def _slice_indices(dim: int, start: int, end: int, step: int) -> np.ndarray:
 
 REWRITES: tuple[Callable[[Graph], int], ...] = (
     gathernd_as_reshape, tile_as_expand, masked_fill_as_where, expand_noop_as_identity, reversed_slice_as_gather,
+    clamp_prelu_as_residual,
 )
 
 

@@ -150,9 +150,36 @@ def test_forward_slice_is_kept():
     assert check(slice_model(x, [1], [5], [1], [1], [4, 4]), {"x": x}, {}) == ["Slice"]
 
 
+def clamp_prelu(order: str, slope_shape=(1, 4, 1)):
+    """Max(x, 0) + w * Min(x, 0) on [2, 4, 6], as torch exports `clamp(x, min=0) + w * clamp(x, max=0)`."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(2, 4, 6)).astype(np.float32)
+    mul = ["w", "neg"] if order == "w first" else ["neg", "w"]
+    add = ["pos", "scaled"] if order == "w first" else ["scaled", "pos"]
+    nodes = [helper.make_node("Max", ["x", "zero"], ["pos"]), helper.make_node("Min", ["x", "zero"], ["neg"]),
+             helper.make_node("Mul", mul, ["scaled"]), helper.make_node("Add", add, ["y"])]
+    consts = {"zero": np.array(0.0, np.float32), "w": rng.uniform(0.1, 0.3, slope_shape).astype(np.float32)}
+    return model(nodes, {"x": x}, ("y", np.float32, list(np.broadcast_shapes(x.shape, slope_shape))), consts), {"x": x}
+
+
+@pytest.mark.parametrize("order", ["w first", "w last"])
+def test_clamp_prelu_loses_its_max(order):
+    m, feed = clamp_prelu(order)
+    out, fired = rewrite(m)
+    assert fired == {"clamp_prelu_as_residual": 1}
+    onnx.checker.check_model(out)
+    assert [n.op_type for n in out.graph.node] == ["Min", "Mul", "Add"]
+    np.testing.assert_allclose(run(out, feed), run(m, feed), rtol=1e-6, atol=1e-7)  # rounding differs, no more
+
+
+def test_clamp_prelu_with_a_slope_wider_than_x_is_kept():
+    m, feed = clamp_prelu("w first", slope_shape=(1, 1, 4, 1))  # broadcasting widens the output: not x + ...
+    assert check(m, feed, {}) == ["Max", "Min", "Mul", "Add"]
+
+
 def test_every_rewrite_is_tested_here():
     tested = {"gathernd_as_reshape", "tile_as_expand", "masked_fill_as_where", "expand_noop_as_identity",
-              "reversed_slice_as_gather"}
+              "reversed_slice_as_gather", "clamp_prelu_as_residual"}
     assert {fn.__name__ for fn in onnx_rewrites.REWRITES} == tested
 
 
