@@ -18,6 +18,7 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,7 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--baseline", metavar="REV", help="first, a cold build by git revision REV (its own config of the "
                    "same path, its own empty cache): the earlier code's cold time in the same run")
+    p.add_argument("--keep", type=Path, metavar="DIR", help="keep the cold build's bundle in DIR (for bench/latency.py)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="mobilesdk-bench-") as d:
         tmp = Path(d)
@@ -114,6 +116,9 @@ def main() -> int:
             print(f"\nCold build: {cold / runs[f'cold, {args.baseline}'][0]:.1%} of {args.baseline}'s.")
         same = without_times(runs["cold"][2]) == without_times(runs["warm, nothing changed"][2])
         print(f"\nThe no-op rebuild wrote {'the same' if same else 'a DIFFERENT'} manifest (conversion times aside).")
+        if args.keep:
+            shutil.rmtree(args.keep, ignore_errors=True)
+            shutil.move(tmp / "cold", args.keep)
     return 0
 
 

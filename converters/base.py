@@ -145,6 +145,18 @@ def memo_per_program(ep, key: tuple, make: Callable[[], T]) -> T:
     return table[key]
 
 
+def int8_tables_or_float(write: Callable[[bool], "Converted"], ctx: BuildContext) -> "Converted":
+    """`write(True)`: an artifact with int8 embedding tables (its meta counts them in `int8_embeddings`).
+    Where it has some and fails parity (`ctx.accept`), `write(False)` makes it again with float tables,
+    and its meta says why: a table's rounding is the one int8 loss a float table mends outright."""
+    converted = write(True)
+    problem = ctx.accept(converted) if converted.meta.get("int8_embeddings") and ctx.accept else None
+    if problem:
+        converted = write(False)
+        converted.meta["fp32_embeddings_because"] = f"with int8 tables it fails parity: {problem}"
+    return converted
+
+
 def import_problem(what: str, modules: tuple[str, ...]) -> str | None:
     """None when every module imports, else a one-line reason naming the fix (for `check()`)."""
     for module in modules:

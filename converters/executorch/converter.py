@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from converters.base import (
-    BuildContext, Converted, Converter, check_input_shapes, native_stderr_held, reexport, versions_of,
+    BuildContext, Converted, Converter, check_input_shapes, int8_tables_or_float, native_stderr_held, reexport,
+    versions_of,
 )
 from converters.executorch.lowering import (
     check_kernels, conv1d_as_conv2d, conv1d_rewrite_needed, dynamic_ranges, explain_lowering, load_quantized_kernels,
@@ -54,12 +55,7 @@ class ExecuTorchConverter(Converter):
     def write(self, ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
         """Int8 stores embedding tables int8 (`quantize.quantize_embeddings`); where that artifact fails
         parity and fp32 tables could mend it, it is converted again with them, and the meta says why."""
-        converted = self._write(ep, ctx, precision, out_dir, tables=True)
-        problem = ctx.accept(converted) if converted.meta.get("int8_embeddings") and ctx.accept else None
-        if problem:
-            converted = self._write(ep, ctx, precision, out_dir, tables=False)
-            converted.meta["fp32_embeddings_because"] = f"with int8 tables it fails parity: {problem}"
-        return converted
+        return int8_tables_or_float(lambda tables: self._write(ep, ctx, precision, out_dir, tables), ctx)
 
     def _write(self, ep, ctx: BuildContext, precision: str, out_dir: Path, tables: bool) -> Converted:
         import torch

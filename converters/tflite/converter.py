@@ -32,9 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from converters.base import BuildContext, Converted, Converter, module_paths, versions_of
+from converters.base import BuildContext, Converted, Converter, int8_tables_or_float, module_paths, versions_of
 from converters.onnx.export import export_onnx
-from converters.tflite.direct import litert_tflite, signature_name
+from converters.tflite.direct import int8_embedding_count, litert_tflite, signature_name
 from converters.tflite.buckets import Plan, avoid_channel_sizes, plan_for
 from converters.tflite.flatbuffer import half_weights, merge_signatures, quantize_buckets, representative, to_tflite
 from converters.tflite.int8 import float_op_count
@@ -165,16 +165,20 @@ def _module_ops(ep, ctx: BuildContext, plan: Plan, bucket: tuple[int, ...], blob
 
 
 def _via_litert_torch(ep, ctx: BuildContext, precision: str, out_dir: Path) -> Converted:
-    start = time.perf_counter()
-    plan = plan_for(ctx.spec, ctx.options)
-    blob = litert_tflite(ep, ctx, plan, precision)
-    path = out_dir / "model.tflite"
-    path.write_bytes(blob)
-    meta = _meta(plan, [path], precision, time.perf_counter() - start)
-    meta["signatures"] = ",".join(signature_name(plan, b) for b in plan.buckets)
-    if precision == "int8-static":
-        meta["fp32_ops"], meta["ops"] = float_op_count(blob)
-    return Converted(files=[path], meta=meta)
+    """int8-dynamic stores embedding tables int8 (one scale per row), or float where that fails parity."""
+    def write(tables: bool) -> Converted:
+        start = time.perf_counter()
+        plan = plan_for(ctx.spec, ctx.options)
+        blob = litert_tflite(ep, ctx, plan, precision, tables)
+        path = out_dir / "model.tflite"
+        path.write_bytes(blob)
+        meta = _meta(plan, [path], precision, time.perf_counter() - start)
+        meta["signatures"] = ",".join(signature_name(plan, b) for b in plan.buckets)
+        if precision == "int8-dynamic":
+            meta["int8_embeddings"] = int8_embedding_count(blob)
+        return Converted(files=[path], meta=meta)
+
+    return int8_tables_or_float(write, ctx)
 
 
 WRITERS = {"onnx2tf": _via_onnx2tf, "litert-torch": _via_litert_torch}

@@ -398,9 +398,12 @@ def _parameter_scopes(static, recorded: dict[str, tuple[str, ...]]) -> dict[str,
 
 def _litert_names(ep, ctx: BuildContext, plan: Plan, bucket, graph: _Graph, precision: str):
     """Tensor index -> module path for the litert-torch artifact, and how they were found."""
-    key = ("tflite-taps-litert", ctx.spec.digest(), plan, bucket, precision)
-    twin = _Graph(memo_per_program(ep, key, lambda: _litert_twin(ep, ctx, plan, bucket, precision)),
-                  signature_name(plan, bucket))
+    for tables in (True, False):  # int8-dynamic's embedding tables int8, or float where those failed parity
+        key = ("tflite-taps-litert", ctx.spec.digest(), plan, bucket, precision, tables)
+        twin = _Graph(memo_per_program(ep, key, lambda: _litert_twin(ep, ctx, plan, bucket, precision, tables)),
+                      signature_name(plan, bucket))
+        if twin.same(graph) or precision != "int8-dynamic":
+            break
     if not twin.same(graph):
         return {}, "not found: the twin conversion that records them is not the artifact's graph"
     paths = _stack_paths(ep)
@@ -413,7 +416,7 @@ def _litert_names(ep, ctx: BuildContext, plan: Plan, bucket, graph: _Graph, prec
     return scopes, "from litert-torch's location names of a twin conversion that keeps nn_module_stack (graph checked)"
 
 
-def _litert_twin(ep, ctx: BuildContext, plan: Plan, bucket, precision: str) -> bytes:
+def _litert_twin(ep, ctx: BuildContext, plan: Plan, bucket, precision: str, tables: bool) -> bytes:
     """The main bucket converted as `direct.litert_tflite` does, with module paths in the names."""
     import litert_torch
     import torch
@@ -442,7 +445,7 @@ def _litert_twin(ep, ctx: BuildContext, plan: Plan, bucket, precision: str) -> b
     with contextlib.redirect_stdout(io.StringIO()), native_stderr_held():
         converted = litert_torch.signature(signature_name(plan, bucket), module, sample_kwargs=sample).convert()
         blob = converted.model_content()
-    return {"fp16": half_weights, "int8-dynamic": lambda b: _int8_dynamic(b, ctx)}.get(precision, lambda b: b)(blob)
+    return {"fp16": half_weights, "int8-dynamic": lambda b: _int8_dynamic(b, ctx, tables)}.get(precision, lambda b: b)(blob)
 
 
 def _stack_paths(ep) -> dict[tuple[str, ...], tuple[str, ...]]:
