@@ -420,9 +420,9 @@ def with_floor(a: Artifact, module, root: Path) -> Artifact:
 def work_units(cfg: BundleConfig) -> list[tuple[ModelConfig, bool]]:
     """What `--jobs` workers take one at a time: each model's cells of one format (the model with the
     other formats' cells skipped), in build order, and whether the unit is its model's first (the
-    one that writes the model's shared files). A unit loads, checks and captures its model again,
-    seconds against its conversions' minutes, so one slow model's formats build side by side
-    instead of its worker finishing alone while the others idle."""
+    one that writes the model's shared files). A slow model's formats then build side by side, and
+    `--jobs` beyond the number of models has work. The price: each unit loads, checks and captures
+    its model again (on the demo, capture and golden data 9 s -> 21 s of 830 s of steps)."""
     units = []
     for mc in cfg.models:
         mine = cells(mc)
