@@ -33,12 +33,15 @@ class BucketRunner:
         self.out_perm = _parse_layout(str(converted.meta.get("layout", "")), "out")
         self.interpreter = None  # made at the first call (taps make it with all tensors kept)
         self._runners: dict[tuple[int, ...], tuple] = {}
+        self._invoked = False
 
     def _runner(self, bucket):
         if bucket not in self._runners:
             from ai_edge_litert.interpreter import Interpreter
 
-            with native_stderr_held():  # "INFO: Created TensorFlow Lite XNNPACK delegate", at allocation
+            # "INFO: Created TensorFlow Lite XNNPACK delegate", printed where the delegate is applied:
+            # at the first invoke of the interpreter (see __call__)
+            with native_stderr_held():
                 if self.interpreter is None:
                     self.interpreter = Interpreter(model_path=str(self.file))
                 runner = self.interpreter.get_signature_runner(self.signature[bucket])
@@ -62,7 +65,12 @@ class BucketRunner:
                     x = x[start : start + plan.batch]
                 x = fit(x, static_shape(t, plan, full))  # zero rows / right padding (mask 0)
                 feed[t.name] = np.ascontiguousarray(_to_tf(x, tf_shapes[t.name], t.name))
-            got = runner(**feed)
+            if self._invoked:
+                got = runner(**feed)
+            else:
+                with native_stderr_held():
+                    got = runner(**feed)
+                self._invoked = True
             for o in spec.outputs:
                 y = got[o.name]
                 perm = self.out_perm.get(o.name)

@@ -275,3 +275,32 @@ def test_fp16_keeps_scalars_exact_so_floor_division_stays_exact(tmp_path):
     dequantized = [g.tensors[op.inputs[0]] for op in g.operators if kind(op) == "DEQUANTIZE"]
     assert [list(t.shape) for t in dequantized] == [[64, 64]] and dequantized[0].type == schema.TensorType.FLOAT16
     assert len(half) < 0.6 * len(fp32)
+
+
+def test_running_an_artifact_prints_nothing_of_the_runtimes_own(harness, tmp_path):
+    """LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" once per process, at the first
+    invoke, straight to fd 2, where it broke a build's progress line. A fresh process, as a build
+    worker is, runs the artifact and must leave stderr empty."""
+    import json
+    import subprocess
+    import sys
+
+    f = harness.family("textclf")
+    converted = harness.convert("textclf", "tflite", "fp32")
+    np.savez(tmp_path / "inputs.npz", **f.golden[0].inputs)
+    (tmp_path / "artifact.json").write_text(json.dumps({"files": [str(p) for p in converted.files], "meta": converted.meta,
+                                                        "spec": f.spec.to_json()}))
+    script = (
+        "import json, sys, numpy as np\n"
+        "from converters.base import Converted, get\n"
+        "from mobilesdk.logs import quiet_toolchain_logs\n"
+        "from mobilesdk.spec import spec_from_json\n"
+        "quiet_toolchain_logs()\n"
+        "a = json.load(open(sys.argv[1]))\n"
+        "run = get('tflite').runner(Converted(a['files'], a['meta']), spec_from_json(a['spec']))\n"
+        "run(dict(np.load(sys.argv[2])))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path / "artifact.json"), str(tmp_path / "inputs.npz")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "XNNPACK delegate" not in r.stderr, r.stderr[-2000:]
