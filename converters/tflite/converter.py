@@ -34,10 +34,10 @@ from pathlib import Path
 
 from converters.base import BuildContext, Converted, Converter, int8_tables_or_float, module_paths, versions_of
 from converters.onnx.export import export_onnx
-from converters.tflite.direct import int8_embedding_count, litert_tflite, signature_name
+from converters.tflite.direct import litert_tflite, signature_name
 from converters.tflite.buckets import Plan, avoid_channel_sizes, plan_for
 from converters.tflite.flatbuffer import half_weights, merge_signatures, quantize_buckets, representative, to_tflite
-from converters.tflite.int8 import float_op_count
+from converters.tflite.int8 import float_op_count, int8_embedding_count
 from converters.tflite.runner import BucketRunner
 from converters.tflite.saved_model import Saved, saved_model
 from mobilesdk.errors import ConfigError, MobileSDKError, summary

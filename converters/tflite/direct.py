@@ -95,18 +95,6 @@ def _int8_dynamic(fp32: bytes, ctx: BuildContext, tables: bool) -> bytes:
         raise _explain(e, ctx.model, "int8-dynamic") from e
 
 
-def int8_embedding_count(blob: bytes) -> int:
-    """EMBEDDING_LOOKUP ops of the first signature whose table is int8."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    from converters.tflite.int8 import _load
-
-    model, kind = _load(blob)
-    g = model.subgraphs[0]
-    return sum(1 for op in g.operators
-               if kind(op) == "EMBEDDING_LOOKUP" and g.tensors[op.inputs[1]].type == schema.TensorType.INT8)
-
-
 def asymmetric_inputs(blob: bytes) -> bytes:
     """Hybrid (int8-weight, float-input) ops quantize their input per row with a zero point, as
     TFLiteConverter's dynamic range writes them; ai-edge-quantizer leaves them symmetric, which cost the

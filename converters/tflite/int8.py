@@ -41,6 +41,16 @@ def float_op_count(blob: bytes) -> tuple[int, int]:
     return floats, len(ops)
 
 
+def int8_embedding_count(blob: bytes) -> int:
+    """EMBEDDING_LOOKUP ops of a converted model's main bucket whose table is int8."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model, kind = _load(blob)
+    g = model.subgraphs[0]
+    return sum(1 for op in g.operators
+               if kind(op) == "EMBEDDING_LOOKUP" and g.tensors[op.inputs[1]].type == schema.TensorType.INT8)
+
+
 def quantize(calibrated: list[bytes], feeds: list[list[dict]], signature: str,
              floats: list[set[str]] | None = None) -> list[bytes]:
     """The int8 files for one model's calibrated bucket files (`feeds[i]`: bucket i's calibration

@@ -361,8 +361,9 @@ def _build(whole: BundleConfig, out: Path, use_cache: bool, progress: Progress |
     cfg = shard_config(whole, *shard) if shard else whole
     with staging(out) as root:
         cache = Cache.default(enabled=use_cache)
-        if jobs > 1 and len(work_units(cfg)) > 1:
-            models = _build_parallel(cfg, root, use_cache, jobs)
+        units = work_units(cfg)
+        if jobs > 1 and len(units) > 1:
+            models = _build_parallel(units, root, use_cache, jobs)
         else:
             models = [build_model(mc, root, cache, progress or Progress()) for mc in cfg.models]
         failed = failed_cells(models, diagnostic=True)
@@ -433,13 +434,12 @@ def work_units(cfg: BundleConfig) -> list[tuple[ModelConfig, bool]]:
     return units
 
 
-def _build_parallel(cfg: BundleConfig, root: Path, use_cache: bool, jobs: int) -> list[Model]:
+def _build_parallel(units: list[tuple[ModelConfig, bool]], root: Path, use_cache: bool, jobs: int) -> list[Model]:
     """`work_units` in worker processes (spawned: torch, TensorFlow and XNNPACK do not survive fork),
     joined back into one entry per model with its cells in build order. Worker errors come back as
     (exit code, message) and are raised here as the same one-line error."""
     import multiprocessing
 
-    units = work_units(cfg)
     workers = min(jobs, len(units))
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(threads, os.getpid()))
